@@ -1,0 +1,333 @@
+"""The ``squat`` command line: parse, call the library, print."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+import numpy as np
+
+from squat_deploy.errors import UserError
+from squat_deploy.train import TrainConfig
+
+TRAIN_DEFAULTS = TrainConfig()
+
+
+class _Group(click.Group):
+    """Turns ``UserError`` into a one-line message and exit status 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            click.echo(f"error: {error}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group)
+@click.option("-v", "--verbose", is_flag=True, help="Log progress messages to standard error.")
+@click.version_option(package_name="squat-deploy")
+def main(verbose: bool) -> None:
+    """Compile quantization-aware-trained spiking networks to integer hardware and verify them bit for bit."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _state_bits(ctx, param, value):
+    if value is None or str(value).lower() == "none":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a whole number or 'none'") from None
+
+
+def train_options(function):
+    """Options shared by ``train`` and ``run`` that make up a ``TrainConfig``."""
+    options = [
+        click.option("--target", default=TRAIN_DEFAULTS.target, show_default=True, help="Target profile name or TOML path; training fake-quantizes to its grids."),
+        click.option("--hidden-size", type=int, default=TRAIN_DEFAULTS.hidden_size, show_default=True, help="Neurons in the hidden layer."),
+        click.option("--hidden-type", type=click.Choice(["Leaky", "RLeaky", "Synaptic", "RSynaptic"]), default=TRAIN_DEFAULTS.hidden_type, show_default=True),
+        click.option("--output-type", type=click.Choice(["Leaky", "RLeaky", "Synaptic", "RSynaptic"]), default=TRAIN_DEFAULTS.output_type, show_default=True),
+        click.option("--reset", type=click.Choice(["subtract", "zero", "none"]), default=TRAIN_DEFAULTS.reset, show_default=True, help="Reset mechanism of every layer."),
+        click.option("--steps", "num_steps", type=int, default=TRAIN_DEFAULTS.num_steps, show_default=True, help="Time steps per sample."),
+        click.option("--state-bits", callback=_state_bits, default=str(TRAIN_DEFAULTS.state_bits), show_default=True, help="Bits of the state level index, or 'none' for full-width state."),
+        click.option("--state-scheme", type=click.Choice(["threshold-centered", "uniform", "zero-centered"]), default=TRAIN_DEFAULTS.state_scheme, show_default=True, help="Spacing of the state levels."),
+        click.option("--epochs", type=int, default=TRAIN_DEFAULTS.epochs, show_default=True),
+        click.option("--batch-size", type=int, default=TRAIN_DEFAULTS.batch_size, show_default=True),
+        click.option("--lr", "learning_rate", type=float, default=TRAIN_DEFAULTS.learning_rate, show_default=True, help="Adam learning rate."),
+        click.option("--seed", type=int, default=TRAIN_DEFAULTS.seed, show_default=True, help="Seed of the weights, the data split and the batch order."),
+        click.option("--limit", type=int, default=None, help="Use only this many samples per split (quick runs)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _config(options: dict) -> TrainConfig:
+    fields = {field.name for field in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{key: value for key, value in options.items() if key in fields})
+
+
+def _echo_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+@main.command("train")
+@train_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="model.pt", show_default=True, help="Checkpoint file to write.")
+def train_command(output: str, **options) -> None:
+    """Train a recurrent spiking classifier on the bundled digits with stateful QAT."""
+    from squat_deploy.checkpoint import save_checkpoint
+    from squat_deploy.train import train
+
+    checkpoint, report = train(_config(options))
+    save_checkpoint(output, checkpoint)
+    click.echo(f"test accuracy: float {report['test_accuracy_float']:.4f}, fake-quantized {report['test_accuracy_fake_quant']:.4f}")
+    click.echo(f"wrote {output}")
+
+
+@main.command("export")
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Artifact to write [default: CHECKPOINT with suffix .squat].")
+def export_command(checkpoint: str, output: str | None) -> None:
+    """Export a checkpoint to an integer artifact for its target."""
+    from squat_deploy.artifact import write_artifact
+    from squat_deploy.checkpoint import load_checkpoint
+    from squat_deploy.compiler import compile_artifact
+    from squat_deploy.export import export_checkpoint
+
+    output = output or str(Path(checkpoint).with_suffix(".squat"))
+    artifact = export_checkpoint(load_checkpoint(checkpoint), checkpoint)
+    compile_artifact(artifact)  # reject before writing anything the target cannot hold
+    write_artifact(output, artifact)
+    click.echo(f"wrote {output} (target {artifact.manifest['target']['name']}, {len(artifact.manifest['layers'])} layers)")
+
+
+@main.command("inspect")
+@click.argument("artifact", type=click.Path(dir_okay=False))
+def inspect_command(artifact: str) -> None:
+    """Print an artifact's JSON manifest."""
+    from squat_deploy.artifact import read_artifact
+
+    _echo_json(read_artifact(artifact).manifest)
+
+
+def _compile(artifact_path: str, target: str | None):
+    from squat_deploy.artifact import read_artifact
+    from squat_deploy.compiler import compile_artifact
+    from squat_deploy.profiles import load_target
+
+    profile = load_target(target) if target else None
+    return compile_artifact(read_artifact(artifact_path), profile)
+
+
+@main.command("compile")
+@click.argument("artifact", type=click.Path(dir_okay=False))
+@click.option("--target", default=None, help="Profile to compile for [default: the artifact's own].")
+@click.option("--json", "as_json", is_flag=True, help="Print the integer graph as JSON.")
+def compile_command(artifact: str, target: str | None, as_json: bool) -> None:
+    """Lower an artifact to the integer graph and check every width."""
+    graph = _compile(artifact, target)
+    ops = [layer.describe() for layer in graph.layers]
+    if as_json:
+        _echo_json({"target": graph.profile.name, "input_size": graph.input_size, "layers": ops})
+        return
+    click.echo(f"target {graph.profile.name}: {len(ops)} layers, all values fit their widths")
+    for op in ops:
+        widths = ", ".join(f"{name} {bits}" for name, bits in op["widths"].items() if bits is not None)
+        click.echo(
+            f"  {op['layer']}: {op['neuron_type']} x{op['neurons']}, fan-in {op['fan_in']}, reset {op['reset']}, "
+            f"max |acc| {op['max_accumulator']}; bits: {widths}"
+        )
+
+
+def _footprint_table(footprint) -> str:
+    from squat_deploy.compiler.footprint import CATEGORIES
+
+    header = ["layer", *CATEGORIES, "total", "float32"]
+    rows = [[layer.layer, *(str(layer.bytes[name]) for name in CATEGORIES), str(layer.total_bytes), str(layer.float32_bytes)] for layer in footprint.layers]
+    totals = [sum(layer.bytes[name] for layer in footprint.layers) for name in CATEGORIES]
+    rows.append(["total", *map(str, totals), str(footprint.total_bytes), str(footprint.float32_bytes)])
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths))) for row in [header, *rows]]
+    mapping = footprint.mapping
+    utilisation = ", ".join(f"{name} {value:.1%}" for name, value in mapping.utilisation.items())
+    lines.append(f"bytes; {footprint.float32_bytes / max(footprint.total_bytes, 1):.1f}x smaller than float32")
+    lines.append(
+        f"cores: {mapping.cores_needed} of {mapping.cores_available} needed (binding limit: {mapping.binding_limit}); "
+        f"utilisation of the used cores: {utilisation}"
+    )
+    return "\n".join(lines)
+
+
+@main.command("footprint")
+@click.argument("artifact", type=click.Path(dir_okay=False))
+@click.option("--target", default=None, help="Profile to count against [default: the artifact's own].")
+@click.option("--json", "as_json", is_flag=True, help="Print the footprint as JSON.")
+def footprint_command(artifact: str, target: str | None, as_json: bool) -> None:
+    """Estimate the memory footprint per layer and the cores the model needs."""
+    from squat_deploy.compiler import estimate_footprint
+
+    footprint = estimate_footprint(_compile(artifact, target))
+    if as_json:
+        _echo_json(footprint.to_dict())
+    else:
+        click.echo(_footprint_table(footprint))
+
+
+def _load_raster(path: str, input_size: int) -> np.ndarray:
+    try:
+        raster = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path}: cannot read the spike raster as a .npy file ({error})") from None
+    if raster.ndim == 2:
+        raster = raster[:, None, :]
+    if raster.ndim != 3 or raster.shape[2] != input_size:
+        raise UserError(f"{path}: raster shape {raster.shape} must be (time, {input_size}) or (time, batch, {input_size})")
+    if not np.issubdtype(raster.dtype, np.integer) and not np.issubdtype(raster.dtype, np.bool_):
+        if not np.all(np.mod(raster, 1) == 0):
+            raise UserError(f"{path}: the raster must hold whole event counts, found fractional values")
+    if raster.min(initial=0) < 0:
+        raise UserError(f"{path}: the raster holds negative event counts (minimum {raster.min()})")
+    return np.ascontiguousarray(raster.transpose(1, 0, 2).astype(np.int64))
+
+
+@main.command("simulate")
+@click.argument("artifact", type=click.Path(dir_okay=False))
+@click.option("--input", "raster_path", type=click.Path(dir_okay=False), default=None, help="Spike raster .npy, shape (time, inputs) or (time, batch, inputs) [default: the digits test set].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write per-step spikes and states of every layer to this .npz file.")
+@click.option("--limit", type=int, default=None, help="Simulate only this many digits test samples.")
+def simulate_command(artifact: str, raster_path: str | None, output: str | None, limit: int | None) -> None:
+    """Run an artifact in the integer simulator."""
+    from squat_deploy.sim import simulate
+
+    graph = _compile(artifact, None)
+    labels = None
+    if raster_path:
+        inputs = _load_raster(raster_path, graph.input_size)
+    else:
+        from squat_deploy.data.digits import load_digits_split
+
+        steps = graph.num_steps or 16
+        _, test_set = load_digits_split(steps, limit=limit)
+        inputs, labels = test_set.spikes, test_set.labels
+    result = simulate(graph, inputs)
+    counts = result.output_spikes.sum(axis=1)
+    click.echo(f"simulated {inputs.shape[0]} sample(s) x {inputs.shape[1]} steps on {graph.profile.name}")
+    for name, spikes in zip(result.layer_names, result.spikes):
+        click.echo(f"  {name}: {int(spikes.sum())} spikes, rate {spikes.mean():.4f} per neuron per step")
+    if labels is not None:
+        click.echo(f"accuracy: {float((counts.argmax(axis=1) == labels).mean()):.4f}")
+    if output:
+        arrays = {}
+        for index, name in enumerate(result.layer_names):
+            arrays[f"{name}.spikes"] = result.spikes[index]
+            arrays[f"{name}.mem"] = result.mem[index]
+            if result.syn[index] is not None:
+                arrays[f"{name}.syn"] = result.syn[index]
+            if result.mem_index[index] is not None:
+                arrays[f"{name}.mem_index"] = result.mem_index[index]
+        _save_npz(output, arrays)
+        click.echo(f"wrote {output} (arrays of shape (batch, time, neurons))")
+
+
+def _save_npz(path: str, arrays: dict) -> None:
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise UserError(f"cannot write {path}: folder {target.parent} does not exist")
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".npz", dir=target.parent)
+    os.close(handle)
+    try:
+        np.savez_compressed(temporary, **arrays)
+        os.replace(temporary, target)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def _print_summary(summary: dict) -> None:
+    click.echo(f"target:                     {summary['target']}")
+    click.echo(f"test samples:               {summary['test_samples']}")
+    if "accuracy_float" in summary:
+        click.echo(f"accuracy, float:            {summary['accuracy_float']:.4f}")
+        click.echo(f"accuracy, fake-quantized:   {summary['accuracy_fake_quant']:.4f}")
+    click.echo(f"accuracy, integer:          {summary['accuracy_integer']:.4f}")
+    click.echo(f"spike match:                {summary['spike_match_rate']:.6%}")
+    click.echo(f"state match:                {summary['state_match_rate']:.6%}")
+    verdict = "yes" if summary["bit_exact"] else f"NO, first mismatch: {summary['first_mismatch']}"
+    click.echo(f"bit-exact:                  {verdict}")
+
+
+@main.command("verify")
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.argument("artifact", type=click.Path(dir_okay=False))
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True, help="Digits split to compare on.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+def verify_command(checkpoint: str, artifact: str, split: str, as_json: bool) -> None:
+    """Check that the simulator matches the torch model bit for bit."""
+    from squat_deploy.artifact import file_digest
+    from squat_deploy.checkpoint import load_checkpoint
+    from squat_deploy.compiler import estimate_footprint
+    from squat_deploy.nn.context import Mode
+    from squat_deploy.pipeline import dataset_for
+    from squat_deploy.train import evaluate
+    from squat_deploy.verify import verify
+
+    model = load_checkpoint(checkpoint)
+    graph = _compile(artifact, None)
+    recorded = graph.manifest.get("source", {}).get("checkpoint_sha256")
+    if recorded and recorded != file_digest(checkpoint):
+        logging.getLogger(__name__).warning("%s was not exported from %s; a mismatch is expected", artifact, checkpoint)
+    dataset = dataset_for(model, split)
+    network = model.build_network()
+    report = verify(network, graph, dataset)
+    summary = {
+        **report.to_dict(),
+        "first_mismatch": None if report.first_mismatch is None else report.first_mismatch.describe(),
+        "test_samples": report.samples,
+        "accuracy_float": evaluate(network, dataset, Mode.FLOAT),
+        "accuracy_fake_quant": evaluate(network, dataset, Mode.FAKE_QUANT),
+        "footprint_bytes": estimate_footprint(graph).total_bytes,
+    }
+    if as_json:
+        _echo_json(summary)
+    else:
+        _print_summary(summary)
+    if not report.bit_exact:
+        sys.exit(1)
+
+
+@main.command("run")
+@train_options
+@click.option("--workdir", type=click.Path(file_okay=False), default=None, help="Folder for the checkpoint and artifact [default: a cache folder per configuration].")
+@click.option("--retrain", is_flag=True, help="Train again even if the work folder holds a model.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+def run_command(workdir: str | None, retrain: bool, as_json: bool, **options) -> None:
+    """Train (or reuse), export, compile, simulate and verify on the bundled digits."""
+    from squat_deploy.pipeline import run_pipeline
+
+    summary = run_pipeline(_config(options), Path(workdir) if workdir else None, retrain=retrain, progress=not as_json)
+    if as_json:
+        _echo_json(summary)
+    else:
+        click.echo(f"model: {summary['checkpoint']} ({'reused' if summary['model_reused'] else 'trained'})")
+        click.echo(f"artifact: {summary['artifact']}")
+        _print_summary(summary)
+        click.echo("")
+        from squat_deploy.artifact import read_artifact
+        from squat_deploy.compiler import compile_artifact, estimate_footprint
+
+        click.echo(_footprint_table(estimate_footprint(compile_artifact(read_artifact(summary["artifact"])))))
+    if not summary["bit_exact"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

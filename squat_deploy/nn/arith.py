@@ -1,0 +1,132 @@
+"""The three arithmetics a QAT neuron step runs in: float, fake-quantized, integer.
+
+The neuron modules write their update once, in terms of the operations below;
+the context's mode picks the arithmetic. In integer arithmetic a state is an
+int64 count of state LSBs (``2**-state_frac_bits``); in the two float
+arithmetics it is a float value in the model's own units.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from squat_deploy.nn.surrogate import spike
+from squat_deploy.quant.fixed import int_overflow, int_round_shift, ste_overflow, ste_round, straight_through
+from squat_deploy.quant.levels import snap
+from squat_deploy.quant.modes import Comparator
+from squat_deploy.profiles import TargetProfile
+
+
+def quantize_decay(value: torch.Tensor, bits: int) -> torch.Tensor:
+    """Return the integer decay constant ``k`` with ``value ~= k / 2**bits``.
+
+    ``value`` is clamped to [0, 1] first (snnTorch's rule for beta and alpha)
+    and ``k`` to the ``bits``-wide unsigned range, so 1.0 becomes
+    ``(2**bits - 1) / 2**bits``.
+    """
+    scaled = torch.round(value.detach().double().clamp(0, 1) * 2.0**bits)
+    return scaled.clamp(0, 2**bits - 1).long()
+
+
+def quantize_threshold(value: torch.Tensor, profile: TargetProfile) -> torch.Tensor:
+    """Return the integer threshold, in state LSBs, clamped to its width (at least 1)."""
+    scaled = torch.round(value.detach().double() * 2.0**profile.state_frac_bits)
+    return scaled.clamp(1, 2 ** (profile.threshold_bits - 1) - 1).long()
+
+
+class FloatArith:
+    """snnTorch's float arithmetic, with an optional float level table."""
+
+    def __init__(self, levels: torch.Tensor | None):
+        self.levels = levels
+
+    def decay(self, state, factor):
+        return factor.clamp(0, 1) * state
+
+    def threshold(self, threshold):
+        return threshold
+
+    def cast_current(self, x):
+        return x
+
+    def cast_state(self, x):
+        return x
+
+    def snap(self, x):
+        return x if self.levels is None else snap(x, self.levels)
+
+    def fire(self, mem, threshold):
+        return spike(mem - threshold)
+
+    def reset_signal(self, mem, threshold):
+        return spike(mem - threshold).detach()
+
+
+class FakeQuantArith:
+    """Float arithmetic rounded to the target's grids, with straight-through gradients."""
+
+    def __init__(self, profile: TargetProfile, levels: torch.Tensor | None):
+        self.profile = profile
+        self.lsbs = 2.0**profile.state_frac_bits
+        self.levels = None if levels is None else levels / self.lsbs
+        self.inclusive = profile.comparator is Comparator.GREATER_EQUAL
+
+    def decay(self, state, factor):
+        bits = self.profile.decay_bits
+        factor_q = straight_through(factor, quantize_decay(factor, bits).to(factor.dtype) / 2.0**bits)
+        return ste_round(factor_q * state * self.lsbs, self.profile.decay_rounding) / self.lsbs
+
+    def threshold(self, threshold):
+        return straight_through(threshold, quantize_threshold(threshold, self.profile).to(threshold.dtype) / self.lsbs)
+
+    def cast_current(self, x):
+        return ste_overflow(x * self.lsbs, self.profile.current_bits, self.profile.current_overflow) / self.lsbs
+
+    def cast_state(self, x):
+        return ste_overflow(x * self.lsbs, self.profile.state_bits, self.profile.state_overflow) / self.lsbs
+
+    def snap(self, x):
+        return x if self.levels is None else snap(x, self.levels)
+
+    def fire(self, mem, threshold):
+        return spike(mem - threshold, inclusive=self.inclusive)
+
+    def reset_signal(self, mem, threshold):
+        return spike(mem - threshold, inclusive=self.inclusive).detach()
+
+
+class IntegerArith:
+    """Exact integer arithmetic of the target profile, on int64 tensors.
+
+    ``decay`` computes ``round_shift(state * k, decay_bits)`` with the decay
+    rounding, ``cast_*`` apply the overflow mode of the width, and ``fire``
+    compares with the integer threshold.
+    """
+
+    def __init__(self, profile: TargetProfile, levels: torch.Tensor | None):
+        self.profile = profile
+        self.levels = levels
+
+    def decay(self, state, factor):
+        constant = quantize_decay(factor, self.profile.decay_bits)
+        return int_round_shift(state * constant, self.profile.decay_bits, self.profile.decay_rounding)
+
+    def threshold(self, threshold):
+        return quantize_threshold(threshold, self.profile)
+
+    def cast_current(self, x):
+        return int_overflow(x, self.profile.current_bits, self.profile.current_overflow)
+
+    def cast_state(self, x):
+        return int_overflow(x, self.profile.state_bits, self.profile.state_overflow)
+
+    def snap(self, x):
+        return x if self.levels is None else snap(x, self.levels)
+
+    def fire(self, mem, threshold):
+        if self.profile.comparator is Comparator.GREATER_EQUAL:
+            return (mem >= threshold).long()
+        return (mem > threshold).long()
+
+    def reset_signal(self, mem, threshold):
+        return self.fire(mem, threshold)

@@ -1,0 +1,39 @@
+"""The quantization context shared by the modules of one network."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+from squat_deploy.profiles import TargetProfile
+
+
+class Mode(enum.Enum):
+    """Which arithmetic the QAT modules run.
+
+    - ``FLOAT``: plain float arithmetic, as snnTorch computes; the state
+      quantizer applies only when ``QuantContext.float_state_quant`` is set.
+    - ``FAKE_QUANT``: float arithmetic with every value rounded to the
+      target's grids (weights, decays, thresholds, state grid, level tables)
+      and straight-through gradients; used for training.
+    - ``TARGET``: exact integer arithmetic on int64 tensors, step for step
+      the target profile's neuron update; used to verify the simulator.
+    """
+
+    FLOAT = "float"
+    FAKE_QUANT = "fake_quant"
+    TARGET = "target"
+
+
+@dataclasses.dataclass
+class QuantContext:
+    """Mutable settings that every module of a network reads at each step."""
+
+    profile: TargetProfile
+    mode: Mode = Mode.FAKE_QUANT
+    float_state_quant: bool = False
+
+    @property
+    def grid(self) -> float:
+        """Value of one state LSB in float units."""
+        return 2.0 ** -self.profile.state_frac_bits

@@ -1,0 +1,204 @@
+"""QAT spiking neurons with snnTorch's update rules and quantized state.
+
+One step of every type, with ``r = [mem[t-1] > threshold]`` the reset signal
+taken from the previous state (``>=`` where the target's comparator says so)
+and ``cur`` the input current of step ``t``:
+
+    Leaky      mem = decay(mem, beta) + cur - r * threshold        (subtract)
+    RLeaky     the same with cur += V @ spk[t-1] + b_V
+    Synaptic   syn = cast_current(decay(syn, alpha) + cur)
+               mem = decay(mem, beta) + syn - r * threshold
+    RSynaptic  the same with cur += V @ spk[t-1] + b_V
+
+then ``mem = snap(cast_state(mem))``, ``syn = snap(syn)`` and
+``spk = [mem > threshold]``. Reset to zero follows snnTorch 1.0, which differs
+by type: Leaky clears the previous membrane before the decay, so the step's
+input survives (``mem = cur``); the other three set the new membrane to zero
+and keep the synaptic current. Reset ``none`` only integrates.
+
+The arithmetic of ``decay``, ``cast_*``, ``snap`` and the comparison comes
+from the network's context: float (snnTorch's), fake-quantized (training) or
+integer (the target's exact step); see ``squat_deploy.nn.arith``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from squat_deploy.nn.arith import FakeQuantArith, FloatArith, IntegerArith
+from squat_deploy.nn.context import Mode, QuantContext
+from squat_deploy.nn.linear import QuantLinear
+from squat_deploy.quant.levels import LevelScheme, float_levels, integer_levels
+from squat_deploy.quant.modes import Reset
+
+NEURON_TYPES = ("Leaky", "RLeaky", "Synaptic", "RSynaptic")
+
+
+@dataclasses.dataclass(frozen=True)
+class StateQuantSpec:
+    """A level table in snnTorch's ``state_quant`` terms."""
+
+    num_bits: int
+    scheme: LevelScheme = LevelScheme.THRESHOLD_CENTERED
+    threshold: float = 1.0
+    lower_limit: float = 0.0
+    upper_limit: float = 0.2
+    multiplier: float | None = None
+
+    def float_levels(self) -> list[float]:
+        return float_levels(self.num_bits, self.scheme, self.threshold, self.lower_limit, self.upper_limit, self.multiplier)
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["scheme"] = self.scheme.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "StateQuantSpec":
+        return cls(**{**data, "scheme": LevelScheme(data["scheme"])})
+
+
+class NeuronState(NamedTuple):
+    """State carried between steps; ``syn`` and ``spk`` are None where unused."""
+
+    mem: torch.Tensor
+    syn: torch.Tensor | None
+    spk: torch.Tensor | None
+
+
+class QuantNeuron(nn.Module):
+    """Base of the four neuron types; ``neuron_type`` picks the update."""
+
+    neuron_type = "Leaky"
+    synaptic = False
+    recurrent = False
+
+    def __init__(
+        self,
+        size: int,
+        context: QuantContext,
+        beta: float | torch.Tensor = 0.9,
+        alpha: float | torch.Tensor = 0.8,
+        threshold: float | torch.Tensor = 1.0,
+        reset: Reset | str = Reset.SUBTRACT,
+        learn_beta: bool = False,
+        learn_alpha: bool = False,
+        learn_threshold: bool = False,
+        state_quant: StateQuantSpec | None = None,
+        recurrent_bias: bool = True,
+    ):
+        super().__init__()
+        self.size = size
+        self.context = context
+        self.reset_mechanism = Reset(reset)
+        self.state_quant = state_quant
+        self.beta = _parameter(beta, learn_beta)
+        self.alpha = _parameter(alpha, learn_alpha) if self.synaptic else None
+        self.threshold = _parameter(threshold, learn_threshold)
+        self.recurrent_linear = QuantLinear(size, size, context, bias=recurrent_bias) if self.recurrent else None
+        self._float_levels = None
+        self._integer_levels = None
+        if state_quant is not None:
+            self._float_levels = torch.tensor(state_quant.float_levels(), dtype=torch.float32)
+            self._integer_levels = torch.tensor(
+                integer_levels(state_quant.float_levels(), context.profile.state_frac_bits), dtype=torch.int64
+            )
+
+    @property
+    def integer_levels(self) -> torch.Tensor | None:
+        """The level table in state LSBs, or None when the state is not quantized."""
+        return self._integer_levels
+
+    def arithmetic(self):
+        mode = self.context.mode
+        if mode is Mode.FLOAT:
+            return FloatArith(self._float_levels if self.context.float_state_quant else None)
+        if mode is Mode.FAKE_QUANT:
+            return FakeQuantArith(self.context.profile, self._integer_levels)
+        return IntegerArith(self.context.profile, self._integer_levels)
+
+    def initial_state(self, batch: int, like: torch.Tensor) -> NeuronState:
+        dtype = torch.int64 if self.context.mode is Mode.TARGET else like.dtype
+        zeros = torch.zeros(batch, self.size, dtype=dtype, device=like.device)
+        return NeuronState(
+            mem=zeros,
+            syn=zeros if self.synaptic else None,
+            spk=zeros if self.recurrent else None,
+        )
+
+    def forward(self, current: torch.Tensor, state: NeuronState) -> tuple[torch.Tensor, NeuronState]:
+        """Advance one step; return the spikes and the new state."""
+        arith = self.arithmetic()
+        threshold = arith.threshold(self.threshold)
+        reset = arith.reset_signal(state.mem, threshold)
+        feedback = self.recurrent_linear(state.spk) if self.recurrent else None
+
+        mem_before = state.mem
+        if self.reset_mechanism is Reset.ZERO and self.neuron_type == "Leaky":
+            mem_before = (1 - reset) * mem_before
+
+        # The sums run in snnTorch's order, so float mode matches it bit for bit.
+        syn = None
+        if self.synaptic:
+            syn = arith.decay(state.syn, self.alpha) + current
+            if feedback is not None:
+                syn = syn + feedback
+            syn = arith.cast_current(syn)
+            mem = arith.decay(mem_before, self.beta) + syn
+        else:
+            mem = arith.decay(mem_before, self.beta) + current
+            if feedback is not None:
+                mem = mem + feedback
+
+        if self.reset_mechanism is Reset.SUBTRACT:
+            mem = mem - reset * threshold
+        elif self.reset_mechanism is Reset.ZERO and self.neuron_type != "Leaky":
+            mem = (1 - reset) * mem
+
+        mem = arith.snap(arith.cast_state(mem))
+        if syn is not None:
+            syn = arith.snap(syn)
+        spk = arith.fire(mem, threshold)
+        return spk, NeuronState(mem=mem, syn=syn, spk=spk if self.recurrent else None)
+
+
+def _parameter(value, learn: bool) -> torch.Tensor:
+    tensor = torch.as_tensor(value, dtype=torch.float32).clone()
+    if learn:
+        return nn.Parameter(tensor)
+    return nn.Buffer(tensor)
+
+
+class QLeaky(QuantNeuron):
+    """First-order leaky integrate-and-fire neuron (snnTorch ``Leaky``)."""
+
+    neuron_type = "Leaky"
+
+
+class QRLeaky(QuantNeuron):
+    """Leaky neuron with all-to-all recurrent weights over its own spikes (``RLeaky``)."""
+
+    neuron_type = "RLeaky"
+    recurrent = True
+
+
+class QSynaptic(QuantNeuron):
+    """Second-order neuron with a decaying synaptic current (``Synaptic``)."""
+
+    neuron_type = "Synaptic"
+    synaptic = True
+
+
+class QRSynaptic(QuantNeuron):
+    """Synaptic neuron with all-to-all recurrent weights (``RSynaptic``)."""
+
+    neuron_type = "RSynaptic"
+    synaptic = True
+    recurrent = True
+
+
+NEURON_CLASSES = {cls.neuron_type: cls for cls in (QLeaky, QRLeaky, QSynaptic, QRSynaptic)}

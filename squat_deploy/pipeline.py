@@ -1,0 +1,83 @@
+"""The main job: train (or reuse a cached model), export, compile, simulate, verify."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from squat_deploy import __version__
+from squat_deploy.artifact import read_artifact, write_artifact
+from squat_deploy.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from squat_deploy.compiler import compile_artifact, estimate_footprint
+from squat_deploy.data.digits import SpikeDataset, load_digits_split
+from squat_deploy.errors import UserError
+from squat_deploy.export import export_checkpoint
+from squat_deploy.nn.context import Mode
+from squat_deploy.train import TrainConfig, evaluate, train
+from squat_deploy.verify import verify
+
+log = logging.getLogger(__name__)
+
+
+def default_workdir(config: TrainConfig) -> Path:
+    """Return the cache folder of a configuration: equal configs share a trained model."""
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "squat-deploy"
+    key = json.dumps({"version": __version__, "config": dataclasses.asdict(config)}, sort_keys=True)
+    return base / f"run-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def dataset_for(checkpoint: Checkpoint, split: str = "test") -> SpikeDataset:
+    """Rebuild the dataset a checkpoint was trained on, from its encoding record."""
+    encoding = checkpoint.encoding
+    if encoding.get("dataset") != "digits":
+        raise UserError(f"this checkpoint was trained on {encoding.get('dataset')!r}; only 'digits' can be rebuilt here")
+    train_set, test_set = load_digits_split(encoding["num_steps"], seed=encoding.get("split_seed", 0), limit=encoding.get("limit"))
+    return test_set if split == "test" else train_set
+
+
+def run_pipeline(config: TrainConfig, workdir: Path | None = None, retrain: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Run every stage and return the summary (the keys of ``squat run --json``)."""
+    workdir = Path(workdir) if workdir is not None else default_workdir(config)
+    workdir.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = workdir / "model.pt"
+    artifact_path = workdir / f"model-{config.target}.squat"
+
+    if checkpoint_path.exists() and not retrain:
+        log.info("reusing the trained model in %s", checkpoint_path)
+        checkpoint = load_checkpoint(checkpoint_path)
+        if checkpoint.training.get("config") != dataclasses.asdict(config):
+            raise UserError(f"{checkpoint_path} was trained with another configuration; pass --retrain or another --workdir")
+        reused = True
+    else:
+        checkpoint, _ = train(config, progress=progress)
+        save_checkpoint(checkpoint_path, checkpoint)
+        reused = False
+
+    write_artifact(artifact_path, export_checkpoint(checkpoint, checkpoint_path))
+    graph = compile_artifact(read_artifact(artifact_path))
+    test_set = dataset_for(checkpoint, "test")
+    network = checkpoint.build_network()
+    report = verify(network, graph, test_set)
+    footprint = estimate_footprint(graph)
+    return {
+        "target": graph.profile.name,
+        "bit_exact": report.bit_exact,
+        "spike_match_rate": report.spike_match_rate,
+        "state_match_rate": report.state_match_rate,
+        "accuracy_float": evaluate(network, test_set, Mode.FLOAT),
+        "accuracy_fake_quant": evaluate(network, test_set, Mode.FAKE_QUANT),
+        "accuracy_integer": report.accuracy_integer,
+        "footprint_bytes": footprint.total_bytes,
+        "footprint_float32_bytes": footprint.float32_bytes,
+        "test_samples": report.samples,
+        "first_mismatch": None if report.first_mismatch is None else report.first_mismatch.describe(),
+        "model_reused": reused,
+        "checkpoint": str(checkpoint_path),
+        "artifact": str(artifact_path),
+        "footprint": footprint.to_dict(),
+    }

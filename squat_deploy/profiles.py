@@ -1,0 +1,272 @@
+"""Target profiles: loading and validating ``targets/*.toml``.
+
+A profile fixes every arithmetic choice of the integer neuron step (bit
+widths, rounding of each shift, overflow at each width, the spike comparator,
+the allowed resets, when a layer's spikes reach the next layer) and the
+resources of the target. Every error names the file and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from squat_deploy.errors import UserError
+from squat_deploy.quant.modes import Comparator, Overflow, Reset, Rounding, parse_enum
+
+WEIGHT_SCALES = ("power_of_two", "multiplier_shift")
+GRANULARITIES = ("per_tensor", "per_channel")
+
+
+@dataclasses.dataclass(frozen=True)
+class Resources:
+    """What one chip offers; the compiler counts a model against these."""
+
+    cores: int
+    neurons_per_core: int
+    synapses_per_core: int
+    memory_per_core_bytes: int
+    max_fan_in: int
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetProfile:
+    """One target's integer arithmetic and resources.
+
+    The state grid has ``state_frac_bits`` fraction bits: a float state ``v``
+    is the integer ``round(v * 2**state_frac_bits)``, so a threshold of 1.0 is
+    ``2**state_frac_bits``.
+    """
+
+    name: str
+    description: str
+    source: str
+    weight_bits: int
+    weight_narrow_range: bool
+    weight_scale: str
+    multiplier_bits: int
+    weight_granularity: str
+    accumulator_bits: int
+    current_bits: int
+    current_overflow: Overflow
+    state_bits: int
+    state_frac_bits: int
+    state_overflow: Overflow
+    rescale_rounding: Rounding
+    level_tables: bool
+    max_level_bits: int
+    decay_bits: int
+    decay_rounding: Rounding
+    threshold_bits: int
+    comparator: Comparator
+    resets: tuple[Reset, ...]
+    dense_delay: int
+    resources: Resources
+
+    @property
+    def weight_max(self) -> int:
+        """Largest weight magnitude; the grid is symmetric when narrow."""
+        return (1 << (self.weight_bits - 1)) - 1
+
+    @property
+    def weight_min(self) -> int:
+        return -self.weight_max if self.weight_narrow_range else -(1 << (self.weight_bits - 1))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the profile as the nested TOML layout, for manifests."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "weights": {
+                "bits": self.weight_bits,
+                "narrow_range": self.weight_narrow_range,
+                "scale": self.weight_scale,
+                "multiplier_bits": self.multiplier_bits,
+                "granularity": self.weight_granularity,
+            },
+            "accumulator": {"bits": self.accumulator_bits},
+            "current": {"bits": self.current_bits, "overflow": self.current_overflow.value},
+            "state": {
+                "bits": self.state_bits,
+                "frac_bits": self.state_frac_bits,
+                "overflow": self.state_overflow.value,
+                "rescale_rounding": self.rescale_rounding.value,
+                "level_tables": self.level_tables,
+                "max_level_bits": self.max_level_bits,
+            },
+            "decay": {"bits": self.decay_bits, "rounding": self.decay_rounding.value},
+            "threshold": {"bits": self.threshold_bits},
+            "neuron": {
+                "comparator": self.comparator.value,
+                "resets": [reset.value for reset in self.resets],
+                "dense_delay": self.dense_delay,
+            },
+            "resources": dataclasses.asdict(self.resources),
+        }
+
+
+def shipped_targets() -> dict[str, Path]:
+    """Return the profiles shipped with the package, by name."""
+    folder = importlib.resources.files("squat_deploy") / "targets"
+    found = {}
+    for entry in folder.iterdir():
+        if entry.name.endswith(".toml"):
+            found[entry.name[: -len(".toml")]] = Path(str(entry))
+    return dict(sorted(found.items()))
+
+
+def load_target(name_or_path: str | Path) -> TargetProfile:
+    """Load a shipped profile by name, or any profile file by path."""
+    text = str(name_or_path)
+    shipped = shipped_targets()
+    if text in shipped:
+        path = shipped[text]
+    elif text.endswith(".toml") or Path(text).exists():
+        path = Path(text)
+        if not path.is_file():
+            raise UserError(f"target profile {text!r} not found; pass a TOML file or one of: {', '.join(shipped)}")
+    else:
+        raise UserError(f"unknown target {text!r}; shipped targets are: {', '.join(shipped)}, or pass the path of a TOML profile")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: cannot read target profile: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(f"{path}: invalid TOML: {error}") from None
+    return profile_from_dict(data, str(path))
+
+
+def profile_from_dict(data: dict[str, Any], source: str) -> TargetProfile:
+    """Validate a parsed profile; errors name ``source`` and the key."""
+    reader = _Reader(data, source)
+    weights = reader.table("weights")
+    accumulator = reader.table("accumulator")
+    current = reader.table("current")
+    state = reader.table("state")
+    decay = reader.table("decay")
+    threshold = reader.table("threshold")
+    neuron = reader.table("neuron")
+    resources = reader.table("resources")
+
+    weight_bits = weights.integer("bits", 2, 16)
+    profile = TargetProfile(
+        name=reader.string("name"),
+        description=reader.string("description", default=""),
+        source=source,
+        weight_bits=weight_bits,
+        weight_narrow_range=weights.boolean("narrow_range", default=True),
+        weight_scale=weights.choice("scale", WEIGHT_SCALES),
+        multiplier_bits=weights.integer("multiplier_bits", 1, 24, default=8),
+        weight_granularity=weights.choice("granularity", GRANULARITIES, default="per_tensor"),
+        accumulator_bits=accumulator.integer("bits", 8, 48),
+        current_bits=current.integer("bits", 4, 48),
+        current_overflow=current.enum("overflow", Overflow),
+        state_bits=state.integer("bits", 4, 48),
+        state_frac_bits=state.integer("frac_bits", 0, 40),
+        state_overflow=state.enum("overflow", Overflow),
+        rescale_rounding=state.enum("rescale_rounding", Rounding),
+        level_tables=state.boolean("level_tables"),
+        max_level_bits=state.integer("max_level_bits", 1, 16, default=8),
+        decay_bits=decay.integer("bits", 1, 24),
+        decay_rounding=decay.enum("rounding", Rounding),
+        threshold_bits=threshold.integer("bits", 2, 48),
+        comparator=neuron.enum("comparator", Comparator),
+        resets=tuple(neuron.enum_list("resets", Reset)),
+        dense_delay=neuron.integer("dense_delay", 0, 1, default=0),
+        resources=Resources(
+            cores=resources.integer("cores", 1, 1 << 20),
+            neurons_per_core=resources.integer("neurons_per_core", 1, 1 << 30),
+            synapses_per_core=resources.integer("synapses_per_core", 1, 1 << 40),
+            memory_per_core_bytes=resources.integer("memory_per_core_bytes", 1, 1 << 40),
+            max_fan_in=resources.integer("max_fan_in", 1, 1 << 30),
+        ),
+    )
+    for table in (reader, weights, accumulator, current, state, decay, threshold, neuron, resources):
+        table.reject_unknown()
+    if profile.state_frac_bits >= profile.state_bits:
+        raise UserError(
+            f"{source}: state.frac_bits ({profile.state_frac_bits}) must be below state.bits "
+            f"({profile.state_bits}) so that a threshold of 1.0 fits the state"
+        )
+    return profile
+
+
+class _Reader:
+    """Typed access to one TOML table that remembers which keys were read."""
+
+    def __init__(self, data: Any, source: str, prefix: str = ""):
+        self.source = source
+        self.prefix = prefix
+        if not isinstance(data, dict):
+            raise UserError(f"{source}: [{prefix.rstrip('.')}] must be a table")
+        self.data = data
+        self.used: set[str] = set()
+
+    def _where(self, key: str) -> str:
+        return f"{self.source}: key {self.prefix}{key}"
+
+    def _get(self, key: str, default: Any) -> Any:
+        self.used.add(key)
+        if key in self.data:
+            return self.data[key]
+        if default is _MISSING:
+            raise UserError(f"{self._where(key)} is missing")
+        return default
+
+    def table(self, key: str) -> "_Reader":
+        return _Reader(self._get(key, _MISSING), self.source, f"{self.prefix}{key}.")
+
+    def string(self, key: str, default: Any = None) -> str:
+        value = self._get(key, _MISSING if default is None else default)
+        if not isinstance(value, str):
+            raise UserError(f"{self._where(key)} must be a string, got {value!r}")
+        return value
+
+    def boolean(self, key: str, default: Any = None) -> bool:
+        value = self._get(key, _MISSING if default is None else default)
+        if not isinstance(value, bool):
+            raise UserError(f"{self._where(key)} must be true or false, got {value!r}")
+        return value
+
+    def integer(self, key: str, low: int, high: int, default: Any = None) -> int:
+        value = self._get(key, _MISSING if default is None else default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise UserError(f"{self._where(key)} must be an integer from {low} to {high}, got {value!r}")
+        return value
+
+    def choice(self, key: str, allowed: tuple[str, ...], default: Any = None) -> str:
+        value = self._get(key, _MISSING if default is None else default)
+        if value not in allowed:
+            raise UserError(f"{self._where(key)}: invalid value {value!r}; allowed values are {', '.join(map(repr, allowed))}")
+        return value
+
+    def enum(self, key: str, enum_type):
+        value = self._get(key, _MISSING)
+        try:
+            return parse_enum(enum_type, value, self._where(key))
+        except ValueError as error:
+            raise UserError(str(error)) from None
+
+    def enum_list(self, key: str, enum_type) -> list:
+        values = self._get(key, _MISSING)
+        if not isinstance(values, list) or not values:
+            raise UserError(f"{self._where(key)} must be a non-empty list")
+        return [self.enum_value(key, value, enum_type) for value in values]
+
+    def enum_value(self, key: str, value: Any, enum_type):
+        try:
+            return parse_enum(enum_type, value, self._where(key))
+        except ValueError as error:
+            raise UserError(str(error)) from None
+
+    def reject_unknown(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            known = ", ".join(sorted(self.used))
+            raise UserError(f"{self.source}: unknown key {self.prefix}{unknown[0]}; known keys here are: {known}")
+
+
+_MISSING = object()
