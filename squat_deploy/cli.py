@@ -158,7 +158,7 @@ def _footprint_table(footprint) -> str:
     lines = ["  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths))) for row in [header, *rows]]
     mapping = footprint.mapping
     utilisation = ", ".join(f"{name} {value:.1%}" for name, value in mapping.utilisation.items())
-    lines.append(f"bytes; {footprint.float32_bytes / max(footprint.total_bytes, 1):.1f}x smaller than float32")
+    lines.append(f"sizes in bytes; the integer model is {footprint.float32_bytes / max(footprint.total_bytes, 1):.1f}x smaller than float32")
     lines.append(
         f"cores: {mapping.cores_needed} of {mapping.cores_available} needed (binding limit: {mapping.binding_limit}); "
         f"utilisation of the used cores: {utilisation}"

@@ -140,7 +140,12 @@ def load_target(name_or_path: str | Path) -> TargetProfile:
 
 
 def profile_from_dict(data: dict[str, Any], source: str) -> TargetProfile:
-    """Validate a parsed profile; errors name ``source`` and the key."""
+    """Validate a parsed profile; errors name ``source`` and the key.
+
+    The width limits keep every product of the integer step inside int64:
+    a 32-bit state times a 16-bit decay constant, a 40-bit accumulator times
+    a 16-bit multiplier.
+    """
     reader = _Reader(data, source)
     weights = reader.table("weights")
     accumulator = reader.table("accumulator")
@@ -159,20 +164,20 @@ def profile_from_dict(data: dict[str, Any], source: str) -> TargetProfile:
         weight_bits=weight_bits,
         weight_narrow_range=weights.boolean("narrow_range", default=True),
         weight_scale=weights.choice("scale", WEIGHT_SCALES),
-        multiplier_bits=weights.integer("multiplier_bits", 1, 24, default=8),
+        multiplier_bits=weights.integer("multiplier_bits", 1, 16, default=8),
         weight_granularity=weights.choice("granularity", GRANULARITIES, default="per_tensor"),
-        accumulator_bits=accumulator.integer("bits", 8, 48),
-        current_bits=current.integer("bits", 4, 48),
+        accumulator_bits=accumulator.integer("bits", 8, 40),
+        current_bits=current.integer("bits", 4, 32),
         current_overflow=current.enum("overflow", Overflow),
-        state_bits=state.integer("bits", 4, 48),
+        state_bits=state.integer("bits", 4, 32),
         state_frac_bits=state.integer("frac_bits", 0, 40),
         state_overflow=state.enum("overflow", Overflow),
         rescale_rounding=state.enum("rescale_rounding", Rounding),
         level_tables=state.boolean("level_tables"),
         max_level_bits=state.integer("max_level_bits", 1, 16, default=8),
-        decay_bits=decay.integer("bits", 1, 24),
+        decay_bits=decay.integer("bits", 1, 16),
         decay_rounding=decay.enum("rounding", Rounding),
-        threshold_bits=threshold.integer("bits", 2, 48),
+        threshold_bits=threshold.integer("bits", 2, 32),
         comparator=neuron.enum("comparator", Comparator),
         resets=tuple(neuron.enum_list("resets", Reset)),
         dense_delay=neuron.integer("dense_delay", 0, 1, default=0),

@@ -1,6 +1,6 @@
 """Integer neuron steps in target mode against trajectories worked out by hand.
 
-Profile fpga-int8: a state is an int16 count of 2**-10 LSBs, so the threshold
+Profile fpga-int8: a state is a signed 16-bit count of 2**-10 LSBs, so the threshold
 1.0 is 1024 and a neuron fires when mem > 1024. beta = 0.9 is k = 3686 and
 alpha = 0.5 is k = 2048 (k / 4096), and decay(v) = floor(v * k / 4096), an
 arithmetic shift. mem, and the synaptic current of the Synaptic types,

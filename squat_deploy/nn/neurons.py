@@ -103,7 +103,9 @@ class QuantNeuron(nn.Module):
         self._float_levels = None
         self._integer_levels = None
         if state_quant is not None:
-            self._float_levels = torch.tensor(state_quant.float_levels(), dtype=torch.float32)
+            # Zero-centred tables with small steps can come out of order by
+            # float rounding; the binary search needs them sorted.
+            self._float_levels = torch.tensor(sorted(state_quant.float_levels()), dtype=torch.float32)
             self._integer_levels = torch.tensor(
                 integer_levels(state_quant.float_levels(), context.profile.state_frac_bits), dtype=torch.int64
             )

@@ -26,6 +26,8 @@ def int_round_shift(x: torch.Tensor, shift, rounding: Rounding) -> torch.Tensor:
 
     ``shift`` is an int or an int64 tensor broadcastable to ``x``; where it is
     zero or negative the result is ``x * 2**-shift``, which needs no rounding.
+    The result is exact for ``|x| <= 2**62``; the profiles' width limits keep
+    every value the compiler accepts far inside that range.
     """
     shift = torch.as_tensor(shift, dtype=torch.int64, device=x.device)
     right = shift.clamp(min=0)

@@ -70,8 +70,10 @@ def float_levels(
     ``lower_limit`` and ``upper_limit`` extend the range below ``-threshold``
     and above ``threshold`` as fractions of the threshold; ``multiplier`` is
     the geometric ratio of the non-uniform schemes (snnTorch's default for
-    ``num_bits`` when None). The list is in snnTorch's order, which is
-    ascending for every valid argument.
+    ``num_bits`` when None). The list is in snnTorch's order. It is ascending
+    except where steps near the centre are smaller than the float64 rounding
+    of the running sum (zero-centred tables with many bits and a small
+    multiplier), so sort it before a binary search.
     """
     scheme = LevelScheme(scheme)
     if num_bits < 1:

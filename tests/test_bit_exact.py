@@ -1,0 +1,93 @@
+"""Bit-exactness of the simulator against the torch model, over random models and profiles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from squat_deploy.checkpoint import Checkpoint
+from squat_deploy.compiler import compile_artifact
+from squat_deploy.data.digits import SpikeDataset
+from squat_deploy.export import export_checkpoint
+from squat_deploy.nn.context import Mode
+from squat_deploy.nn.network import SpikingNetwork
+from squat_deploy.sim import simulate
+from squat_deploy.verify import verify
+from tests.strategies import network_configs, profiles
+
+
+def _random_network(config, profile, seed: int, weight_gain: float) -> SpikingNetwork:
+    torch.manual_seed(seed)
+    network = SpikingNetwork(config, profile)
+    with torch.no_grad():
+        for parameter in network.parameters():
+            parameter.mul_(weight_gain)
+    return network
+
+
+def _checkpoint(network: SpikingNetwork) -> Checkpoint:
+    return Checkpoint(
+        network=network.config,
+        profile=network.context.profile,
+        state_dict=network.state_dict(),
+        encoding={"dataset": "random", "num_steps": 0},
+        training={},
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    config=network_configs(),
+    profile=profiles(),
+    seed=st.integers(0, 2**16),
+    weight_gain=st.sampled_from([1.0, 4.0, 40.0]),
+    steps=st.integers(1, 12),
+    density=st.sampled_from([0.2, 0.6, 1.0]),
+)
+def test_simulator_matches_torch_target(config, profile, seed, weight_gain, steps, density):
+    network = _random_network(config, profile, seed, weight_gain)
+    graph = compile_artifact(export_checkpoint(_checkpoint(network)))
+    rng = np.random.default_rng(seed)
+    raster = (rng.random((5, steps, config.input_size)) < density).astype(np.uint8)
+    report = verify(network, graph, SpikeDataset(raster, np.zeros(5, dtype=np.int64), "random"))
+    assert report.first_mismatch is None, report.first_mismatch.describe()
+    assert report.spike_match_rate == 1.0
+    assert report.state_match_rate == 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(config=network_configs(), profile=profiles(), seed=st.integers(0, 2**16), weight_gain=st.sampled_from([1.0, 4.0, 40.0]))
+def test_fake_quant_float64_equals_target(config, profile, seed, weight_gain):
+    """Training arithmetic in float64 rounds exactly as the integer step."""
+    network = _random_network(config, profile, seed, weight_gain).double()
+    rng = np.random.default_rng(seed)
+    inputs = torch.as_tensor((rng.random((10, 3, config.input_size)) < 0.5).astype(np.float64))
+    scale = 2.0**profile.state_frac_bits
+    with torch.no_grad():
+        with network.mode(Mode.FAKE_QUANT):
+            fake = network(inputs, record=True)
+        with network.mode(Mode.TARGET):
+            exact = network(inputs, record=True)
+    for fake_spikes, exact_spikes in zip(fake.spikes, exact.spikes):
+        assert torch.equal(fake_spikes.long(), exact_spikes)
+    for fake_mem, exact_mem in zip(fake.mem, exact.mem):
+        assert torch.equal(fake_mem * scale, exact_mem.double())
+
+
+@pytest.mark.parametrize("neuron_type", ["Leaky", "RLeaky", "Synaptic", "RSynaptic"])
+def test_saturating_model_stays_exact(neuron_type):
+    """Weights large enough to saturate every width still match step for step."""
+    from squat_deploy.nn.network import LayerConfig, NetworkConfig
+    from squat_deploy.profiles import load_target
+
+    config = NetworkConfig(4, [LayerConfig("hidden", neuron_type, 3, bias=True), LayerConfig("output", "Leaky", 2)])
+    network = _random_network(config, load_target("fpga-int8"), 3, 2000.0)
+    graph = compile_artifact(export_checkpoint(_checkpoint(network)))
+    raster = np.ones((2, 6, 4), dtype=np.uint8)
+    report = verify(network, graph, SpikeDataset(raster, np.zeros(2, dtype=np.int64), "ones"))
+    assert report.bit_exact
+    hidden_mem = simulate(graph, raster).mem[0]
+    assert hidden_mem.max() == 32767 or hidden_mem.min() == -32768
