@@ -58,6 +58,8 @@ def train_options(function):
         click.option("--steps", "num_steps", type=int, default=TRAIN_DEFAULTS.num_steps, show_default=True, help="Time steps per sample."),
         click.option("--state-bits", callback=_state_bits, default=str(TRAIN_DEFAULTS.state_bits), show_default=True, help="Bits of the state level index, or 'none' for full-width state."),
         click.option("--state-scheme", type=click.Choice(["threshold-centered", "uniform", "zero-centered"]), default=TRAIN_DEFAULTS.state_scheme, show_default=True, help="Spacing of the state levels."),
+        click.option("--learn-beta/--fixed-beta", default=TRAIN_DEFAULTS.learn_beta, show_default=True, help="Train the decays beta and alpha."),
+        click.option("--learn-threshold/--fixed-threshold", default=TRAIN_DEFAULTS.learn_threshold, show_default=True, help="Train the thresholds."),
         click.option("--epochs", type=int, default=TRAIN_DEFAULTS.epochs, show_default=True),
         click.option("--batch-size", type=int, default=TRAIN_DEFAULTS.batch_size, show_default=True),
         click.option("--lr", "learning_rate", type=float, default=TRAIN_DEFAULTS.learning_rate, show_default=True, help="Adam learning rate."),
@@ -192,9 +194,9 @@ def _load_raster(path: str, input_size: int) -> np.ndarray:
         raise UserError(f"{path}: raster shape {raster.shape} must be (time, {input_size}) or (time, batch, {input_size})")
     if not np.issubdtype(raster.dtype, np.integer) and not np.issubdtype(raster.dtype, np.bool_):
         if not np.all(np.mod(raster, 1) == 0):
-            raise UserError(f"{path}: the raster must hold whole event counts, found fractional values")
+            raise UserError(f"{path}: invalid raster: event counts must be whole numbers, found fractional values")
     if raster.min(initial=0) < 0:
-        raise UserError(f"{path}: the raster holds negative event counts (minimum {raster.min()})")
+        raise UserError(f"{path}: invalid raster: event counts must be 0 or more, found {raster.min()}")
     return np.ascontiguousarray(raster.transpose(1, 0, 2).astype(np.int64))
 
 
@@ -307,7 +309,7 @@ def verify_command(checkpoint: str, artifact: str, split: str, as_json: bool) ->
 @main.command("run")
 @train_options
 @click.option("--workdir", type=click.Path(file_okay=False), default=None, help="Folder for the checkpoint and artifact [default: a cache folder per configuration].")
-@click.option("--retrain", is_flag=True, help="Train again even if the work folder holds a model.")
+@click.option("--retrain", is_flag=True, help="Train again even if the work folder contains a model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def run_command(workdir: str | None, retrain: bool, as_json: bool, **options) -> None:
     """Train (or reuse), export, compile, simulate and verify on the bundled digits."""

@@ -44,6 +44,8 @@ class TrainConfig:
     state_scheme: str = "threshold-centered"
     lower_limit: float = 0.0
     upper_limit: float = 0.2
+    learn_beta: bool = True
+    learn_threshold: bool = False
     epochs: int = 15
     batch_size: int = 64
     learning_rate: float = 5e-3
@@ -74,11 +76,12 @@ class TrainConfig:
                 lower_limit=self.lower_limit,
                 upper_limit=self.upper_limit,
             )
+        learn = {"learn_beta": self.learn_beta, "learn_alpha": self.learn_beta, "learn_threshold": self.learn_threshold}
         return NetworkConfig(
             input_size,
             [
-                LayerConfig("hidden", self.hidden_type, self.hidden_size, reset=self.reset, state_quant=spec),
-                LayerConfig("output", self.output_type, num_classes, reset=self.reset, state_quant=spec),
+                LayerConfig("hidden", self.hidden_type, self.hidden_size, reset=self.reset, state_quant=spec, **learn),
+                LayerConfig("output", self.output_type, num_classes, reset=self.reset, state_quant=spec, **learn),
             ],
         )
 
