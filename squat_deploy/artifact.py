@@ -58,7 +58,7 @@ def write_artifact(path: str | Path, artifact: Artifact) -> None:
             archive.writestr(MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
             for name, array in sorted(artifact.arrays.items()):
                 buffer = io.BytesIO()
-                np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+                np.save(buffer, np.asarray(array, order="C"), allow_pickle=False)
                 archive.writestr(f"arrays/{name}.npy", buffer.getvalue())
         os.replace(temporary, path)
     except BaseException:
@@ -109,7 +109,7 @@ def _check_header(manifest: Any, path: Path) -> None:
 
 
 def _digest(array: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+    return hashlib.sha256(np.asarray(array, order="C").tobytes()).hexdigest()
 
 
 def file_digest(path: str | Path) -> str:

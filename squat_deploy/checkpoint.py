@@ -68,7 +68,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a foreign file
-        raise UserError(f"{path}: not a squat-deploy checkpoint ({type(error).__name__}: {error})") from None
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"{path}: not a squat-deploy checkpoint (torch.load failed: {reason[:160]}); pass a file written by `squat train`") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise UserError(f"{path}: not a squat-deploy checkpoint; create one with `squat train`")
     if payload.get("version") != CHECKPOINT_VERSION:

@@ -188,10 +188,10 @@ def _load_raster(path: str, input_size: int) -> np.ndarray:
         raster = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:
         raise UserError(f"{path}: cannot read the spike raster as a .npy file ({error})") from None
+    if raster.ndim not in (2, 3) or raster.shape[-1] != input_size:
+        raise UserError(f"{path}: invalid raster shape {raster.shape}; expected (time, {input_size}) or (time, batch, {input_size})")
     if raster.ndim == 2:
         raster = raster[:, None, :]
-    if raster.ndim != 3 or raster.shape[2] != input_size:
-        raise UserError(f"{path}: raster shape {raster.shape} must be (time, {input_size}) or (time, batch, {input_size})")
     if not np.issubdtype(raster.dtype, np.integer) and not np.issubdtype(raster.dtype, np.bool_):
         if not np.all(np.mod(raster, 1) == 0):
             raise UserError(f"{path}: invalid raster: event counts must be whole numbers, found fractional values")
@@ -210,15 +210,13 @@ def simulate_command(artifact: str, raster_path: str | None, output: str | None,
     from squat_deploy.sim import simulate
 
     graph = _compile(artifact, None)
+    if output and not Path(output).parent.is_dir():
+        raise UserError(f"cannot write {output}: folder {Path(output).parent} does not exist")
     labels = None
     if raster_path:
         inputs = _load_raster(raster_path, graph.input_size)
     else:
-        from squat_deploy.data.digits import load_digits_split
-
-        steps = graph.num_steps or 16
-        _, test_set = load_digits_split(steps, limit=limit)
-        inputs, labels = test_set.spikes, test_set.labels
+        inputs, labels = _digits_test_set(graph.manifest.get("input", {}), limit)
     result = simulate(graph, inputs)
     counts = result.output_spikes.sum(axis=1)
     click.echo(f"simulated {inputs.shape[0]} sample(s) x {inputs.shape[1]} steps on {graph.profile.name}")
@@ -237,6 +235,19 @@ def simulate_command(artifact: str, raster_path: str | None, output: str | None,
                 arrays[f"{name}.mem_index"] = result.mem_index[index]
         _save_npz(output, arrays)
         click.echo(f"wrote {output} (arrays of shape (batch, time, neurons))")
+
+
+def _digits_test_set(encoding: dict, limit: int | None):
+    """Rebuild the digits test split an artifact's model was trained with."""
+    from squat_deploy.data.digits import load_digits_split
+
+    if encoding.get("dataset", "digits") != "digits":
+        raise UserError(f"the model was trained on {encoding.get('dataset')!r}; pass its inputs with --input")
+    recorded_limit = encoding.get("limit")
+    if limit is None or (recorded_limit is not None and recorded_limit < limit):
+        limit = recorded_limit
+    _, test_set = load_digits_split(encoding.get("num_steps") or 16, seed=encoding.get("split_seed", 0), limit=limit)
+    return test_set.spikes, test_set.labels
 
 
 def _save_npz(path: str, arrays: dict) -> None:

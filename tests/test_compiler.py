@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import re
 
 import numpy as np
@@ -30,7 +31,7 @@ def artifact(loaded) -> Artifact:
 
 
 def write_profile(folder, replacements: dict[str, str], name: str = "custom") -> str:
-    """Write fpga-int8.toml with each ``old -> new`` text replaced once and ``name`` as its name; return the path."""
+    """Write a copy of fpga-int8.toml named ``name``, with each ``old -> new`` text replaced once, and return its path."""
     text = shipped_targets()["fpga-int8"].read_text(encoding="utf-8")
     replacements = {'name = "fpga-int8"': f'name = "{name}"', **replacements}
     for old, new in replacements.items():
@@ -87,7 +88,7 @@ def test_compile_ops_shapes_and_values(artifact):
         assert np.all(np.diff(layer.levels) >= 0), layer.name
 
 
-# Each width rule rejects a value just outside it.
+# Each width rule rejects a value outside it.
 
 
 @pytest.mark.parametrize("value", [-128, 128, 200])
@@ -279,23 +280,31 @@ def test_footprint_by_hand(artifact):
     footprint = estimate_footprint(compile_artifact(artifact))
     hidden, output = footprint.layers
 
-    # 8-bit weights: one byte per synapse.
-    assert hidden.bytes["weights"] == HIDDEN * INPUTS + HIDDEN * HIDDEN
-    assert output.bytes["weights"] == CLASSES * HIDDEN
-    # A 4-bit level index per neuron, plus one bit for the spike the RLeaky layer feeds back.
-    assert hidden.bytes["states"] == HIDDEN * (LEVEL_BITS + 1) // 8
-    assert output.bytes["states"] == CLASSES * LEVEL_BITS // 8
-    # 16 levels of the 16-bit state.
-    assert hidden.bytes["level_tables"] == 16 * 16 // 8
-    assert output.bytes["level_tables"] == 16 * 16 // 8
-    # One layer-wide constant each: a 12-bit decay, a 16-bit threshold, an 8-bit shift per weight matrix.
-    assert hidden.bytes["decays"] == 2
-    assert hidden.bytes["thresholds"] == 2
-    assert hidden.bytes["scales"] == 2
-    assert output.bytes["scales"] == 1
-    assert hidden.bytes["biases"] == 0
-    assert footprint.total_bytes == sum(sum(layer.bytes.values()) for layer in footprint.layers)
-    assert footprint.total_bytes == 1530
+    # Bits per layer, packed and rounded up to whole bytes. Weights take 8 bits
+    # each. A state is a 4-bit level index, plus one bit for the spike that the
+    # RLeaky layer feeds back. A level table contains 16 levels of the 16-bit
+    # state. The decay (12 bits), threshold (16 bits) and each weight matrix's
+    # shift (8 bits, with no multiplier for power-of-two scales) are equal
+    # across a layer, so each is stored once.
+    assert hidden.bytes == {
+        "weights": (HIDDEN * INPUTS + HIDDEN * HIDDEN) * 8 // 8,
+        "biases": 0,
+        "scales": 2 * 8 // 8,
+        "decays": math.ceil(12 / 8),
+        "thresholds": 16 // 8,
+        "states": HIDDEN * (LEVEL_BITS + 1) // 8,
+        "level_tables": 16 * 16 // 8,
+    }
+    assert output.bytes == {
+        "weights": CLASSES * HIDDEN * 8 // 8,
+        "biases": 0,
+        "scales": 8 // 8,
+        "decays": math.ceil(12 / 8),
+        "thresholds": 16 // 8,
+        "states": CLASSES * LEVEL_BITS // 8,
+        "level_tables": 16 * 16 // 8,
+    }
+    assert footprint.total_bytes == sum(hidden.bytes.values()) + sum(output.bytes.values())
 
 
 def test_footprint_float32_larger(artifact):

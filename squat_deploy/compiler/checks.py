@@ -127,8 +127,9 @@ def _check_levels(layer: NeuronOp, where: str, target: str, profile: TargetProfi
     if np.any(np.diff(levels) < 0):
         raise WidthError(f"{where}: level table is not sorted ascending; export the model again")
     state_max = _signed_max(profile.state_bits)
-    if levels.min() < -state_max - 1 or levels.max() > state_max:
+    outside = levels[(levels < -state_max - 1) | (levels > state_max)]
+    if outside.size:
         raise WidthError(
-            f"{where}: level {int(np.abs(levels).max())} does not fit the {profile.state_bits}-bit state of {target}; "
+            f"{where}: level {int(outside[0])} does not fit the {profile.state_bits}-bit state of {target}; "
             f"narrow the level range (lower_limit, upper_limit) or use a wider state"
         )
