@@ -19,6 +19,7 @@ from squat_deploy.quant.modes import Comparator, Overflow, Reset, Rounding, pars
 
 WEIGHT_SCALES = ("power_of_two", "multiplier_shift")
 GRANULARITIES = ("per_tensor", "per_channel")
+RESET_TIMINGS = ("next_step", "same_step")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +50,8 @@ class TargetProfile:
     weight_scale: str
     multiplier_bits: int
     weight_granularity: str
+    weight_min_shift: int
+    weight_max_shift: int
     accumulator_bits: int
     current_bits: int
     current_overflow: Overflow
@@ -60,9 +63,14 @@ class TargetProfile:
     max_level_bits: int
     decay_bits: int
     decay_rounding: Rounding
+    beta_max: int
+    alpha_max: int
     threshold_bits: int
+    threshold_shift: int
     comparator: Comparator
     resets: tuple[Reset, ...]
+    reset_timing: str
+    bias: bool
     dense_delay: int
     resources: Resources
 
@@ -86,6 +94,8 @@ class TargetProfile:
                 "scale": self.weight_scale,
                 "multiplier_bits": self.multiplier_bits,
                 "granularity": self.weight_granularity,
+                "min_shift": self.weight_min_shift,
+                "max_shift": self.weight_max_shift,
             },
             "accumulator": {"bits": self.accumulator_bits},
             "current": {"bits": self.current_bits, "overflow": self.current_overflow.value},
@@ -97,11 +107,18 @@ class TargetProfile:
                 "level_tables": self.level_tables,
                 "max_level_bits": self.max_level_bits,
             },
-            "decay": {"bits": self.decay_bits, "rounding": self.decay_rounding.value},
-            "threshold": {"bits": self.threshold_bits},
+            "decay": {
+                "bits": self.decay_bits,
+                "rounding": self.decay_rounding.value,
+                "beta_max": self.beta_max,
+                "alpha_max": self.alpha_max,
+            },
+            "threshold": {"bits": self.threshold_bits, "shift": self.threshold_shift},
             "neuron": {
                 "comparator": self.comparator.value,
                 "resets": [reset.value for reset in self.resets],
+                "reset_timing": self.reset_timing,
+                "bias": self.bias,
                 "dense_delay": self.dense_delay,
             },
             "resources": dataclasses.asdict(self.resources),
@@ -157,6 +174,7 @@ def profile_from_dict(data: dict[str, Any], source: str) -> TargetProfile:
     resources = reader.table("resources")
 
     weight_bits = weights.integer("bits", 2, 16)
+    decay_bits = decay.integer("bits", 1, 16)
     profile = TargetProfile(
         name=reader.string("name"),
         description=reader.string("description", default=""),
@@ -166,6 +184,8 @@ def profile_from_dict(data: dict[str, Any], source: str) -> TargetProfile:
         weight_scale=weights.choice("scale", WEIGHT_SCALES),
         multiplier_bits=weights.integer("multiplier_bits", 1, 16, default=8),
         weight_granularity=weights.choice("granularity", GRANULARITIES, default="per_tensor"),
+        weight_min_shift=weights.integer("min_shift", -40, 40, default=-40),
+        weight_max_shift=weights.integer("max_shift", -40, 40, default=40),
         accumulator_bits=accumulator.integer("bits", 8, 40),
         current_bits=current.integer("bits", 4, 32),
         current_overflow=current.enum("overflow", Overflow),
@@ -175,11 +195,16 @@ def profile_from_dict(data: dict[str, Any], source: str) -> TargetProfile:
         rescale_rounding=state.enum("rescale_rounding", Rounding),
         level_tables=state.boolean("level_tables"),
         max_level_bits=state.integer("max_level_bits", 1, 16, default=8),
-        decay_bits=decay.integer("bits", 1, 16),
+        decay_bits=decay_bits,
         decay_rounding=decay.enum("rounding", Rounding),
+        beta_max=decay.integer("beta_max", 0, 1 << decay_bits, default=(1 << decay_bits) - 1),
+        alpha_max=decay.integer("alpha_max", 0, 1 << decay_bits, default=(1 << decay_bits) - 1),
         threshold_bits=threshold.integer("bits", 2, 32),
+        threshold_shift=threshold.integer("shift", 0, 16, default=0),
         comparator=neuron.enum("comparator", Comparator),
         resets=tuple(neuron.enum_list("resets", Reset)),
+        reset_timing=neuron.choice("reset_timing", RESET_TIMINGS, default="next_step"),
+        bias=neuron.boolean("bias", default=True),
         dense_delay=neuron.integer("dense_delay", 0, 1, default=0),
         resources=Resources(
             cores=resources.integer("cores", 1, 1 << 20),
@@ -191,6 +216,8 @@ def profile_from_dict(data: dict[str, Any], source: str) -> TargetProfile:
     )
     for table in (reader, weights, accumulator, current, state, decay, threshold, neuron, resources):
         table.reject_unknown()
+    if profile.weight_min_shift > profile.weight_max_shift:
+        raise UserError(f"{source}: weights.min_shift ({profile.weight_min_shift}) is above weights.max_shift ({profile.weight_max_shift})")
     if profile.state_frac_bits >= profile.state_bits:
         raise UserError(
             f"{source}: state.frac_bits ({profile.state_frac_bits}) must be below state.bits "

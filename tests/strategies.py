@@ -19,6 +19,9 @@ def profiles(draw):
     base = load_target("fpga-int8")
     state_bits = draw(st.integers(8, 16))
     frac_bits = draw(st.integers(3, state_bits - 3))
+    decay_bits = draw(st.integers(2, 12))
+    threshold_shift = draw(st.integers(0, 2))
+    min_shift = draw(st.integers(-12, 0))
     return dataclasses.replace(
         base,
         weight_bits=draw(st.integers(2, 8)),
@@ -32,9 +35,16 @@ def profiles(draw):
         state_frac_bits=frac_bits,
         state_overflow=draw(st.sampled_from(list(Overflow))),
         rescale_rounding=draw(st.sampled_from(list(Rounding))),
-        decay_bits=draw(st.integers(2, 12)),
+        weight_min_shift=min_shift,
+        weight_max_shift=draw(st.integers(min_shift, 12)),
+        decay_bits=decay_bits,
         decay_rounding=draw(st.sampled_from(list(Rounding))),
+        beta_max=draw(st.sampled_from([(1 << decay_bits) - 1, 1 << decay_bits])),
+        alpha_max=draw(st.sampled_from([(1 << decay_bits) - 2, (1 << decay_bits) - 1])),
+        threshold_bits=draw(st.integers(frac_bits + 3 - threshold_shift, 16)),
+        threshold_shift=threshold_shift,
         comparator=draw(st.sampled_from(list(Comparator))),
+        reset_timing=draw(st.sampled_from(["next_step", "same_step"])),
         dense_delay=draw(st.integers(0, 1)),
     )
 

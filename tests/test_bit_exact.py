@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from squat_deploy.checkpoint import Checkpoint
 from squat_deploy.compiler import compile_artifact
 from squat_deploy.data.digits import SpikeDataset
+from squat_deploy.errors import WidthError
 from squat_deploy.export import export_checkpoint
 from squat_deploy.nn.context import Mode
 from squat_deploy.nn.network import SpikingNetwork
@@ -49,7 +50,13 @@ def _checkpoint(network: SpikingNetwork) -> Checkpoint:
 )
 def test_simulator_matches_torch_target(config, profile, seed, weight_gain, steps, density):
     network = _random_network(config, profile, seed, weight_gain)
-    graph = compile_artifact(export_checkpoint(_checkpoint(network)))
+    try:
+        graph = compile_artifact(export_checkpoint(_checkpoint(network)))
+    except WidthError as error:
+        # A narrow shift range can round a whole layer to zero, which the
+        # compiler rightly rejects; such a model has nothing to compare.
+        assume("rounds to zero" not in str(error))
+        raise
     rng = np.random.default_rng(seed)
     raster = (rng.random((5, steps, config.input_size)) < density).astype(np.uint8)
     report = verify(network, graph, SpikeDataset(raster, np.zeros(5, dtype=np.int64), "random"))

@@ -350,7 +350,7 @@ def test_load_shipped_target():
 
 
 def test_load_unknown_target():
-    with pytest.raises(UserError, match=r"unknown target 'no-such-chip'; shipped targets are: fpga-int8"):
+    with pytest.raises(UserError, match=r"unknown target 'no-such-chip'; shipped targets are: fpga-int4, fpga-int8"):
         load_target("no-such-chip")
 
 

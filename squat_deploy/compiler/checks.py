@@ -39,25 +39,27 @@ def check_layer(layer: NeuronOp, profile: TargetProfile) -> None:
     if layer.recurrent is not None:
         _check_dense(layer.recurrent, f"{where} recurrent weights", profile)
 
-    decay_max = (1 << profile.decay_bits) - 1
-    for label, constants in (("beta", layer.beta), ("alpha", layer.alpha)):
+    for label, constants, decay_max in (("beta", layer.beta, profile.beta_max), ("alpha", layer.alpha, profile.alpha_max)):
         if constants is None:
             continue
         bad = np.flatnonzero((constants < 0) | (constants > decay_max))
         if bad.size:
             value = int(constants[bad[0]])
+            largest = decay_max / (1 << profile.decay_bits)
             raise WidthError(
                 f"{where}: {label} constant {value} (neuron {bad[0]}) cannot be expressed with the {profile.decay_bits}-bit "
-                f"decay of {target} (0 to {decay_max}, i.e. {label} below 1.0); retrain with {label} in [0, 1)"
+                f"decay of {target} (0 to {decay_max}, i.e. {label} up to {largest:.6g}); retrain with {label} in that range"
             )
 
-    threshold_max = _signed_max(profile.threshold_bits)
-    bad = np.flatnonzero((layer.threshold < 1) | (layer.threshold > threshold_max))
+    shift = profile.threshold_shift
+    threshold_max = _signed_max(profile.threshold_bits) << shift
+    bad = np.flatnonzero((layer.threshold < 1 << shift) | (layer.threshold > threshold_max) | (layer.threshold % (1 << shift) != 0))
     if bad.size:
         value = int(layer.threshold[bad[0]])
+        allowed = f"1 to {threshold_max}" if shift == 0 else f"multiples of {1 << shift} from {1 << shift} to {threshold_max}"
         raise WidthError(
             f"{where}: threshold {value} (neuron {bad[0]}) does not fit the {profile.threshold_bits}-bit threshold of "
-            f"{target} (1 to {threshold_max} state LSBs); lower the threshold or use a target with a wider threshold"
+            f"{target} ({allowed} state LSBs); lower the threshold or export again for this target"
         )
     state_max = _signed_max(profile.state_bits)
     if int(layer.threshold.max()) > state_max:
@@ -78,6 +80,14 @@ def _check_dense(dense: DenseOp, where: str, profile: TargetProfile) -> None:
         raise WidthError(
             f"{where}: weight {value} does not fit the {profile.weight_bits}-bit weights of {target} ({low} to {high}); "
             f"export again for this target"
+        )
+    if dense.bias is not None and not profile.bias:
+        raise WidthError(f"{where}: the layer has a bias, but {target} has no bias input on this path; train without bias")
+    outside = dense.shift[(dense.shift < profile.weight_min_shift) | (dense.shift > profile.weight_max_shift)]
+    if outside.size:
+        raise WidthError(
+            f"{where}: weight scale shift {int(outside[0])} is outside the range {profile.weight_min_shift} to "
+            f"{profile.weight_max_shift} of {target}; export again for this target"
         )
     if dense.weight.size and not dense.weight.any():
         raise WidthError(

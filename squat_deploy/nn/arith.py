@@ -17,21 +17,25 @@ from squat_deploy.quant.modes import Comparator
 from squat_deploy.profiles import TargetProfile
 
 
-def quantize_decay(value: torch.Tensor, bits: int) -> torch.Tensor:
+def quantize_decay(value: torch.Tensor, bits: int, maximum: int) -> torch.Tensor:
     """Return the integer decay constant ``k`` with ``value ~= k / 2**bits``.
 
     ``value`` is clamped to [0, 1] first (snnTorch's rule for beta and alpha)
-    and ``k`` to the ``bits``-wide unsigned range, so 1.0 becomes
-    ``(2**bits - 1) / 2**bits``.
+    and ``k`` to [0, maximum], the profile's ``beta_max`` or ``alpha_max``.
     """
     scaled = torch.round(value.detach().double().clamp(0, 1) * 2.0**bits)
-    return scaled.clamp(0, 2**bits - 1).long()
+    return scaled.clamp(0, maximum).long()
 
 
 def quantize_threshold(value: torch.Tensor, profile: TargetProfile) -> torch.Tensor:
-    """Return the integer threshold, in state LSBs, clamped to its width (at least 1)."""
-    scaled = torch.round(value.detach().double() * 2.0**profile.state_frac_bits)
-    return scaled.clamp(1, 2 ** (profile.threshold_bits - 1) - 1).long()
+    """Return the integer threshold in state LSBs.
+
+    The threshold is a mantissa of ``threshold.bits`` (at least 1) shifted
+    left by ``threshold.shift``, so it is a multiple of ``2**shift``.
+    """
+    shift = profile.threshold_shift
+    mantissa = torch.round(value.detach().double() * 2.0 ** (profile.state_frac_bits - shift))
+    return mantissa.clamp(1, 2 ** (profile.threshold_bits - 1) - 1).long() << shift
 
 
 class FloatArith:
@@ -40,7 +44,7 @@ class FloatArith:
     def __init__(self, levels: torch.Tensor | None):
         self.levels = levels
 
-    def decay(self, state, factor):
+    def decay(self, state, factor, maximum):
         return factor.clamp(0, 1) * state
 
     def threshold(self, threshold):
@@ -71,9 +75,9 @@ class FakeQuantArith:
         self.levels = None if levels is None else levels / self.lsbs
         self.inclusive = profile.comparator is Comparator.GREATER_EQUAL
 
-    def decay(self, state, factor):
+    def decay(self, state, factor, maximum):
         bits = self.profile.decay_bits
-        factor_q = straight_through(factor, quantize_decay(factor, bits).to(factor.dtype) / 2.0**bits)
+        factor_q = straight_through(factor, quantize_decay(factor, bits, maximum).to(factor.dtype) / 2.0**bits)
         return ste_round(factor_q * state * self.lsbs, self.profile.decay_rounding) / self.lsbs
 
     def threshold(self, threshold):
@@ -107,8 +111,8 @@ class IntegerArith:
         self.profile = profile
         self.levels = levels
 
-    def decay(self, state, factor):
-        constant = quantize_decay(factor, self.profile.decay_bits)
+    def decay(self, state, factor, maximum):
+        constant = quantize_decay(factor, self.profile.decay_bits, maximum)
         return int_round_shift(state * constant, self.profile.decay_bits, self.profile.decay_rounding)
 
     def threshold(self, threshold):

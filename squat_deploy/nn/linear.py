@@ -44,7 +44,8 @@ def weight_scale(weight: torch.Tensor, profile: TargetProfile) -> tuple[torch.Te
     Returns ``(multiplier, shift, scale)`` per output channel, with ``scale``
     (float64, float units) equal to ``multiplier * 2**-shift`` state LSBs. The
     scale is the smallest expressible one at or above ``max|w| / weight_max``
-    (rounded to nearest for a multiplier), so weights clip at most by one LSB.
+    (rounded to nearest for a multiplier), so weights clip at most by one LSB,
+    unless the profile's shift range forces a coarser or finer scale.
     """
     weight = weight.detach().to(torch.float64)
     if profile.weight_granularity == "per_channel":
@@ -57,7 +58,7 @@ def weight_scale(weight: torch.Tensor, profile: TargetProfile) -> tuple[torch.Te
 
     if profile.weight_scale == "power_of_two":
         multiplier = torch.ones_like(exponent)
-        shift = -exponent
+        shift = (-exponent).clamp(profile.weight_min_shift, profile.weight_max_shift)
     else:
         bits = profile.multiplier_bits
         shift = bits - exponent
@@ -65,6 +66,9 @@ def weight_scale(weight: torch.Tensor, profile: TargetProfile) -> tuple[torch.Te
         overflowing = multiplier >= 2.0**bits
         multiplier = torch.where(overflowing, torch.floor(multiplier / 2), multiplier)
         shift = torch.where(overflowing, shift - 1, shift)
+        clamped = shift.clamp(profile.weight_min_shift, profile.weight_max_shift)
+        multiplier = torch.round(multiplier * 2.0 ** (clamped - shift)).clamp(1, 2.0**bits - 1)
+        shift = clamped
 
     scale = multiplier * 2.0 ** (-shift - profile.state_frac_bits)
     return multiplier.long(), shift.long(), scale

@@ -11,7 +11,11 @@ and ``cur`` the input current of step ``t``:
     RSynaptic  the same with cur += V @ spk[t-1] + b_V
 
 then ``mem = snap(cast_state(mem))``, ``syn = snap(syn)`` and
-``spk = [mem > threshold]``. Reset to zero follows snnTorch 1.0, which differs
+``spk = [mem > threshold]``. Outside float mode a Leaky type's input current
+also passes ``cast_current``. Where the profile sets ``reset_timing =
+"same_step"`` (Loihi, Xylo) there is no reset term from the previous step;
+instead a spiking neuron's new membrane is reset at once: minus the threshold
+(subtract) or to zero (zero), then cast and snapped again. Reset to zero follows snnTorch 1.0, which differs
 by type: Leaky clears the previous membrane before the decay, so the step's
 input survives (``mem = cur``); the other three set the new membrane to zero
 and keep the synaptic current. Reset ``none`` only integrates.
@@ -135,37 +139,54 @@ class QuantNeuron(nn.Module):
     def forward(self, current: torch.Tensor, state: NeuronState) -> tuple[torch.Tensor, NeuronState]:
         """Advance one step; return the spikes and the new state."""
         arith = self.arithmetic()
+        profile = self.context.profile
         threshold = arith.threshold(self.threshold)
-        reset = arith.reset_signal(state.mem, threshold)
+        same_step = self.context.mode is not Mode.FLOAT and profile.reset_timing == "same_step"
+        reset = None if same_step else arith.reset_signal(state.mem, threshold)
         feedback = self.recurrent_linear(state.spk) if self.recurrent else None
 
         mem_before = state.mem
-        if self.reset_mechanism is Reset.ZERO and self.neuron_type == "Leaky":
+        if reset is not None and self.reset_mechanism is Reset.ZERO and self.neuron_type == "Leaky":
             mem_before = (1 - reset) * mem_before
 
-        # The sums run in snnTorch's order, so float mode matches it bit for bit.
         syn = None
         if self.synaptic:
-            syn = arith.decay(state.syn, self.alpha) + current
+            syn = arith.decay(state.syn, self.alpha, profile.alpha_max) + current
             if feedback is not None:
                 syn = syn + feedback
             syn = arith.cast_current(syn)
-            mem = arith.decay(mem_before, self.beta) + syn
-        else:
-            mem = arith.decay(mem_before, self.beta) + current
+            mem = arith.decay(mem_before, self.beta, profile.beta_max) + syn
+        elif isinstance(arith, FloatArith):
+            # snnTorch's order of the sums, so float mode matches it bit for bit.
+            mem = arith.decay(mem_before, self.beta, profile.beta_max) + current
             if feedback is not None:
                 mem = mem + feedback
+        else:
+            # The input current passes the current register, as in a Synaptic
+            # neuron whose current does not persist.
+            total = current if feedback is None else current + feedback
+            mem = arith.decay(mem_before, self.beta, profile.beta_max) + arith.cast_current(total)
 
-        if self.reset_mechanism is Reset.SUBTRACT:
+        if reset is not None and self.reset_mechanism is Reset.SUBTRACT:
             mem = mem - reset * threshold
-        elif self.reset_mechanism is Reset.ZERO and self.neuron_type != "Leaky":
+        elif reset is not None and self.reset_mechanism is Reset.ZERO and self.neuron_type != "Leaky":
             mem = (1 - reset) * mem
 
         mem = arith.snap(arith.cast_state(mem))
         if syn is not None:
             syn = arith.snap(syn)
         spk = arith.fire(mem, threshold)
+        if same_step:
+            mem = self._reset_now(arith, mem, spk.detach(), threshold)
         return spk, NeuronState(mem=mem, syn=syn, spk=spk if self.recurrent else None)
+
+    def _reset_now(self, arith, mem, spk, threshold):
+        """Apply the reset in the step that fired (``reset_timing = "same_step"``)."""
+        if self.reset_mechanism is Reset.SUBTRACT:
+            return arith.snap(arith.cast_state(mem - spk * threshold))
+        if self.reset_mechanism is Reset.ZERO:
+            return arith.snap(mem * (1 - spk))
+        return mem
 
 
 def _parameter(value, learn: bool) -> torch.Tensor:

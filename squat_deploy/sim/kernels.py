@@ -128,6 +128,7 @@ def run_layer(
     has_levels,
     reset,
     zero_before_decay,
+    reset_same_step,
     comparator,
     rescale_rounding,
     decay_bits,
@@ -183,7 +184,8 @@ def run_layer(
                     )
 
             for i in range(neurons):
-                was_above = fires(mem[i], threshold[i], comparator)
+                # With a same-step reset the previous state is already reset.
+                was_above = (not reset_same_step) and fires(mem[i], threshold[i], comparator)
                 previous = mem[i]
                 if reset == 1 and zero_before_decay and was_above:
                     previous = 0
@@ -193,23 +195,32 @@ def run_layer(
                     synapse = fit_width(synapse + current[i] + feedback[i], current_bits, current_overflow)
                     value = decayed + synapse
                 else:
-                    value = decayed + current[i] + feedback[i]
+                    value = decayed + fit_width(current[i] + feedback[i], current_bits, current_overflow)
                 if was_above:
                     if reset == 0:
                         value -= threshold[i]
                     elif reset == 1 and not zero_before_decay:
                         value = 0
                 value = fit_width(value, state_bits, state_overflow)
+                index = -1
                 if has_levels:
                     index = nearest_level(value, levels)
                     value = levels[index]
-                    index_trace[b, t, i] = index
                     if has_synapse:
                         synapse = levels[nearest_level(synapse, levels)]
+                spiked = fires(value, threshold[i], comparator)
+                if reset_same_step and spiked and reset != 2:
+                    if reset == 0:
+                        value = fit_width(value - threshold[i], state_bits, state_overflow)
+                    else:
+                        value = 0
+                    if has_levels:
+                        index = nearest_level(value, levels)
+                        value = levels[index]
+                index_trace[b, t, i] = index
                 mem[i] = value
                 if has_synapse:
                     syn[i] = synapse
-                spiked = fires(value, threshold[i], comparator)
                 last_spikes[i] = 1 if spiked else 0
                 spikes[b, t, i] = 1 if spiked else 0
                 mem_trace[b, t, i] = value

@@ -74,6 +74,7 @@ def simulate(graph: IntegerGraph, inputs: np.ndarray) -> SimulationResult:
             layer.levels is not None,
             layer.reset.code,
             layer.zero_before_decay,
+            profile.reset_timing == "same_step",
             profile.comparator.code,
             profile.rescale_rounding.code,
             layer.decay_bits,
