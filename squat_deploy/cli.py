@@ -41,10 +41,12 @@ def main(verbose: bool) -> None:
 def _state_bits(ctx, param, value):
     if value is None or str(value).lower() == "none":
         return None
+    if str(value).lower() == "auto":
+        return "auto"
     try:
         return int(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a whole number or 'none'") from None
+        raise click.BadParameter(f"{value!r} is not a whole number, 'auto' or 'none'") from None
 
 
 def train_options(function):
@@ -54,9 +56,9 @@ def train_options(function):
         click.option("--hidden-size", type=int, default=TRAIN_DEFAULTS.hidden_size, show_default=True, help="Neurons in the hidden layer."),
         click.option("--hidden-type", type=click.Choice(["Leaky", "RLeaky", "Synaptic", "RSynaptic"]), default=TRAIN_DEFAULTS.hidden_type, show_default=True),
         click.option("--output-type", type=click.Choice(["Leaky", "RLeaky", "Synaptic", "RSynaptic"]), default=TRAIN_DEFAULTS.output_type, show_default=True),
-        click.option("--reset", type=click.Choice(["subtract", "zero", "none"]), default=TRAIN_DEFAULTS.reset, show_default=True, help="Reset mechanism of every layer."),
+        click.option("--reset", type=click.Choice(["auto", "subtract", "zero", "none"]), default=TRAIN_DEFAULTS.reset, show_default=True, help="Reset mechanism of every layer; auto takes the target's first supported one."),
         click.option("--steps", "num_steps", type=int, default=TRAIN_DEFAULTS.num_steps, show_default=True, help="Time steps per sample."),
-        click.option("--state-bits", callback=_state_bits, default=str(TRAIN_DEFAULTS.state_bits), show_default=True, help="Bits of the state level index, or 'none' for full-width state."),
+        click.option("--state-bits", callback=_state_bits, default=str(TRAIN_DEFAULTS.state_bits), show_default=True, help="Bits of the state level index, 'none' for full-width state, or 'auto': 4 where the target has level tables, else none."),
         click.option("--state-scheme", type=click.Choice(["threshold-centered", "uniform", "zero-centered"]), default=TRAIN_DEFAULTS.state_scheme, show_default=True, help="Spacing of the state levels."),
         click.option("--learn-beta/--fixed-beta", default=TRAIN_DEFAULTS.learn_beta, show_default=True, help="Train the decays beta and alpha."),
         click.option("--learn-threshold/--fixed-threshold", default=TRAIN_DEFAULTS.learn_threshold, show_default=True, help="Train the thresholds."),
@@ -97,7 +99,8 @@ def train_command(output: str, **options) -> None:
 @main.command("export")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Artifact to write [default: CHECKPOINT with suffix .squat].")
-def export_command(checkpoint: str, output: str | None) -> None:
+@click.option("--full-width-state", is_flag=True, help="Leave out the level tables, for targets without them; squat verify then reports what that changes.")
+def export_command(checkpoint: str, output: str | None, full_width_state: bool) -> None:
     """Export a checkpoint to an integer artifact for its target."""
     from squat_deploy.artifact import write_artifact
     from squat_deploy.checkpoint import load_checkpoint
@@ -105,7 +108,7 @@ def export_command(checkpoint: str, output: str | None) -> None:
     from squat_deploy.export import export_checkpoint
 
     output = output or str(Path(checkpoint).with_suffix(".squat"))
-    artifact = export_checkpoint(load_checkpoint(checkpoint), checkpoint)
+    artifact = export_checkpoint(load_checkpoint(checkpoint), checkpoint, full_width_state=full_width_state)
     compile_artifact(artifact)  # reject before writing anything the target cannot hold
     write_artifact(output, artifact)
     click.echo(f"wrote {output} (target {artifact.manifest['target']['name']}, {len(artifact.manifest['layers'])} layers)")
@@ -276,6 +279,11 @@ def _print_summary(summary: dict) -> None:
     click.echo(f"state match:                {summary['state_match_rate']:.6%}")
     verdict = "yes" if summary["bit_exact"] else f"NO, first mismatch: {summary['first_mismatch']}"
     click.echo(f"bit-exact:                  {verdict}")
+    fidelity = summary.get("fidelity")
+    if fidelity:
+        click.echo("full-width state instead of the trained level tables:")
+        click.echo(f"  accuracy with level tables:   {fidelity['accuracy_with_level_tables']:.4f}")
+        click.echo(f"  output spikes equal to them:  {fidelity['output_spike_match_rate']:.4%}")
 
 
 @main.command("verify")
@@ -321,12 +329,15 @@ def verify_command(checkpoint: str, artifact: str, split: str, as_json: bool) ->
 @train_options
 @click.option("--workdir", type=click.Path(file_okay=False), default=None, help="Folder for the checkpoint and artifact [default: a cache folder per configuration].")
 @click.option("--retrain", is_flag=True, help="Train again even if the work folder contains a model.")
+@click.option("--full-width-state", is_flag=True, help="Deploy without level tables, for targets without them, and report what that changes.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
-def run_command(workdir: str | None, retrain: bool, as_json: bool, **options) -> None:
+def run_command(workdir: str | None, retrain: bool, full_width_state: bool, as_json: bool, **options) -> None:
     """Train (or reuse), export, compile, simulate and verify on the bundled digits."""
     from squat_deploy.pipeline import run_pipeline
 
-    summary = run_pipeline(_config(options), Path(workdir) if workdir else None, retrain=retrain, progress=not as_json)
+    summary = run_pipeline(
+        _config(options), Path(workdir) if workdir else None, retrain=retrain, progress=not as_json, full_width_state=full_width_state
+    )
     if as_json:
         _echo_json(summary)
     else:

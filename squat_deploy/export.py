@@ -42,8 +42,13 @@ def _dense_entry(prefix: str, params: IntegerLinear, weight_bits: int, arrays: d
     return entry
 
 
-def export_checkpoint(checkpoint: Checkpoint, checkpoint_path: str | Path | None = None) -> Artifact:
-    """Turn a checkpoint into integer arrays and a manifest for its target."""
+def export_checkpoint(checkpoint: Checkpoint, checkpoint_path: str | Path | None = None, full_width_state: bool = False) -> Artifact:
+    """Turn a checkpoint into integer arrays and a manifest for its target.
+
+    With ``full_width_state`` the level tables are left out, so a model
+    trained with quantized state deploys on a target without level tables;
+    its states then take every value of the state width.
+    """
     network = checkpoint.build_network()
     profile = network.context.profile
     arrays: dict[str, np.ndarray] = {}
@@ -76,7 +81,8 @@ def export_checkpoint(checkpoint: Checkpoint, checkpoint_path: str | Path | None
                 entry["recurrent"] = _dense_entry(
                     f"{name}.recurrent", neuron.recurrent_linear.integer(), profile.weight_bits, arrays
                 )
-        if neuron.integer_levels is not None:
+        entry["levels_dropped"] = full_width_state and neuron.integer_levels is not None
+        if neuron.integer_levels is not None and not full_width_state:
             arrays[f"{name}.levels"] = neuron.integer_levels.numpy().astype(np.int64)
             entry["levels"] = f"{name}.levels"
             entry["level_bits"] = config.state_quant.num_bits

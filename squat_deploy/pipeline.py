@@ -18,6 +18,7 @@ from squat_deploy.data.digits import SpikeDataset, load_digits_split
 from squat_deploy.errors import UserError
 from squat_deploy.export import export_checkpoint
 from squat_deploy.nn.context import Mode
+from squat_deploy.profiles import load_target
 from squat_deploy.train import TrainConfig, evaluate, train
 from squat_deploy.verify import verify
 
@@ -40,12 +41,29 @@ def dataset_for(checkpoint: Checkpoint, split: str = "test") -> SpikeDataset:
     return test_set if split == "test" else train_set
 
 
-def run_pipeline(config: TrainConfig, workdir: Path | None = None, retrain: bool = False, progress: bool = True) -> dict[str, Any]:
+def run_pipeline(
+    config: TrainConfig,
+    workdir: Path | None = None,
+    retrain: bool = False,
+    progress: bool = True,
+    full_width_state: bool = False,
+) -> dict[str, Any]:
     """Run every stage and return the summary (the keys of ``squat run --json``)."""
     workdir = Path(workdir) if workdir is not None else default_workdir(config)
     workdir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = workdir / "model.pt"
     artifact_path = workdir / f"model-{config.target}.squat"
+
+    profile = load_target(config.target)
+    resolved = config.resolved(profile)
+    if resolved.state_bits is not None and not profile.level_tables and not full_width_state:
+        raise UserError(
+            f"target {profile.name!r} has no level tables, so a {resolved.state_bits}-bit quantized state cannot be "
+            f"deployed; use --state-bits none, or --full-width-state to train with level tables and deploy full-width states"
+        )
+    if resolved.reset not in {reset.value for reset in profile.resets}:
+        allowed = ", ".join(reset.value for reset in profile.resets)
+        raise UserError(f"target {profile.name!r} does not support reset {resolved.reset!r}; use --reset with one of: {allowed}")
 
     if checkpoint_path.exists() and not retrain:
         log.info("reusing the trained model in %s", checkpoint_path)
@@ -58,7 +76,9 @@ def run_pipeline(config: TrainConfig, workdir: Path | None = None, retrain: bool
         save_checkpoint(checkpoint_path, checkpoint)
         reused = False
 
-    write_artifact(artifact_path, export_checkpoint(checkpoint, checkpoint_path))
+    artifact = export_checkpoint(checkpoint, checkpoint_path, full_width_state=full_width_state)
+    compile_artifact(artifact)  # reject before writing anything the target cannot hold
+    write_artifact(artifact_path, artifact)
     graph = compile_artifact(read_artifact(artifact_path))
     test_set = dataset_for(checkpoint, "test")
     network = checkpoint.build_network()
@@ -76,6 +96,7 @@ def run_pipeline(config: TrainConfig, workdir: Path | None = None, retrain: bool
         "footprint_float32_bytes": footprint.float32_bytes,
         "test_samples": report.samples,
         "first_mismatch": None if report.first_mismatch is None else report.first_mismatch.describe(),
+        "fidelity": report.fidelity,
         "model_reused": reused,
         "checkpoint": str(checkpoint_path),
         "artifact": str(artifact_path),

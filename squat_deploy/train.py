@@ -24,7 +24,7 @@ from squat_deploy.errors import UserError
 from squat_deploy.nn.context import Mode
 from squat_deploy.nn.network import LayerConfig, NetworkConfig, SpikingNetwork
 from squat_deploy.nn.neurons import NEURON_TYPES, StateQuantSpec
-from squat_deploy.profiles import load_target
+from squat_deploy.profiles import TargetProfile, load_target
 from squat_deploy.quant.levels import LevelScheme
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,9 @@ class TrainConfig:
     hidden_size: int = 128
     hidden_type: str = "RLeaky"
     output_type: str = "Leaky"
-    reset: str = "subtract"
+    reset: str = "auto"  # the target's first supported reset
     num_steps: int = 16
-    state_bits: int | None = 4
+    state_bits: int | str | None = "auto"  # 4 where the target has level tables, else None
     state_scheme: str = "threshold-centered"
     lower_limit: float = 0.0
     upper_limit: float = 0.2
@@ -52,11 +52,20 @@ class TrainConfig:
     seed: int = 0
     limit: int | None = None
 
+    def resolved(self, profile: TargetProfile) -> "TrainConfig":
+        """Return a copy with every "auto" field replaced by the target's choice."""
+        config = dataclasses.replace(self)
+        if config.reset == "auto":
+            config.reset = profile.resets[0].value
+        if config.state_bits == "auto":
+            config.state_bits = 4 if profile.level_tables else None
+        return config
+
     def validate(self) -> None:
         for label, value in (("hidden type", self.hidden_type), ("output type", self.output_type)):
             if value not in NEURON_TYPES:
                 raise UserError(f"invalid {label} {value!r}; choose one of {', '.join(NEURON_TYPES)}")
-        if self.state_bits is not None and not 1 <= self.state_bits <= 16:
+        if self.state_bits is not None and (not isinstance(self.state_bits, int) or not 1 <= self.state_bits <= 16):
             raise UserError(f"invalid state bits {self.state_bits}; use 1 to 16, or none for full-width state")
         try:
             LevelScheme(self.state_scheme)
@@ -123,8 +132,10 @@ def evaluate(network: SpikingNetwork, dataset: SpikeDataset, mode: Mode, batch_s
 
 def train(config: TrainConfig, progress: bool = True) -> tuple[Checkpoint, dict[str, Any]]:
     """Train on the bundled digits; return the checkpoint and a report."""
-    config.validate()
     profile = load_target(config.target)
+    requested = config
+    config = config.resolved(profile)
+    config.validate()
     seed_everything(config.seed)
     train_set, test_set = load_digits_split(config.num_steps, seed=config.seed, limit=config.limit)
     network_config = config.network_config(train_set.spikes.shape[2], max(train_set.num_classes, test_set.num_classes))
@@ -164,6 +175,6 @@ def train(config: TrainConfig, progress: bool = True) -> tuple[Checkpoint, dict[
         profile=profile,
         state_dict={key: value.detach().clone() for key, value in network.state_dict().items()},
         encoding={"dataset": "digits", "encoder": "rate_integrate_fire", "num_steps": config.num_steps, "split_seed": config.seed, "limit": config.limit},
-        training={"config": dataclasses.asdict(config), "report": report},
+        training={"config": dataclasses.asdict(requested), "resolved_config": dataclasses.asdict(config), "report": report},
     )
     return checkpoint, report

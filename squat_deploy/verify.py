@@ -50,6 +50,9 @@ class VerifyReport:
     accuracy_integer: float
     accuracy_torch_target: float
     first_mismatch: Mismatch | None
+    # Set when the artifact runs with full-width state but the model was
+    # trained with level tables: how far the deployment is from the trained model.
+    fidelity: dict[str, float] | None = None
 
     @property
     def bit_exact(self) -> bool:
@@ -75,7 +78,43 @@ def _first_difference(torch_traces: list[np.ndarray], sim_traces: list[np.ndarra
 
 
 def verify(network: SpikingNetwork, graph: IntegerGraph, dataset: SpikeDataset, batch_size: int = 512) -> VerifyReport:
-    """Run ``dataset`` through both implementations and compare every spike and state."""
+    """Run ``dataset`` through both implementations and compare every spike and state.
+
+    When the graph has no level table where the network has one (an export
+    with full-width state), the torch side runs with full-width state too,
+    and the report's ``fidelity`` compares the simulator with the trained
+    model that snaps its states.
+    """
+    levels_dropped = any(
+        layer.levels is None and neuron.integer_levels is not None for layer, neuron in zip(graph.layers, network.neurons)
+    )
+    previous = network.context.use_levels
+    network.context.use_levels = not levels_dropped
+    try:
+        report = _compare(network, graph, dataset, batch_size)
+    finally:
+        network.context.use_levels = previous
+    if levels_dropped:
+        report.fidelity = _fidelity(network, graph, dataset, batch_size)
+    return report
+
+
+def _fidelity(network: SpikingNetwork, graph: IntegerGraph, dataset: SpikeDataset, batch_size: int) -> dict[str, float]:
+    """Compare the simulator's output spikes with the level-table model's."""
+    equal = total = correct = 0
+    for start in range(0, len(dataset), batch_size):
+        raster = dataset.spikes[start : start + batch_size]
+        labels = dataset.labels[start : start + batch_size]
+        with torch.no_grad(), network.mode(Mode.TARGET):
+            trained = network(time_major(raster, torch.float64)).permute(1, 0, 2).numpy()
+        deployed = simulate(graph, raster).output_spikes.astype(np.int64)
+        equal += int((trained == deployed).sum())
+        total += trained.size
+        correct += int((trained.sum(axis=1).argmax(axis=1) == labels).sum())
+    return {"output_spike_match_rate": equal / total, "accuracy_with_level_tables": correct / len(dataset)}
+
+
+def _compare(network: SpikingNetwork, graph: IntegerGraph, dataset: SpikeDataset, batch_size: int) -> VerifyReport:
     names = [layer.name for layer in graph.layers]
     spike_total = spike_equal = state_total = state_equal = 0
     correct_integer = correct_torch = 0

@@ -45,6 +45,7 @@ def profiles(draw):
         threshold_shift=threshold_shift,
         comparator=draw(st.sampled_from(list(Comparator))),
         reset_timing=draw(st.sampled_from(["next_step", "same_step"])),
+        input_delay=draw(st.integers(0, 1)),
         dense_delay=draw(st.integers(0, 1)),
     )
 

@@ -125,7 +125,8 @@ def _check_levels(layer: NeuronOp, where: str, target: str, profile: TargetProfi
     if not profile.level_tables:
         raise WidthError(
             f"{where}: the model stores its state as a {layer.level_bits}-bit level index, but {target} has no level "
-            f"tables; train without state quantization for this target"
+            f"tables; train with --state-bits none for this target, or export with --full-width-state to deploy "
+            f"full-width states and see what that changes in squat verify"
         )
     if layer.level_bits is None or layer.level_bits > profile.max_level_bits:
         raise WidthError(

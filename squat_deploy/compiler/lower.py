@@ -48,7 +48,8 @@ def compile_artifact(artifact: Artifact, profile: TargetProfile | None = None) -
     fan_in = input_size
     for index, meta in enumerate(layers_meta):
         where = f"layers[{index}]"
-        layer = _lower_layer(artifact, meta, where, fan_in, profile)
+        delay = profile.input_delay if index == 0 else profile.dense_delay
+        layer = _lower_layer(artifact, meta, where, fan_in, profile, delay)
         layers.append(layer)
         fan_in = layer.size
     graph = IntegerGraph(input_size, num_steps, layers, profile, manifest)
@@ -57,7 +58,7 @@ def compile_artifact(artifact: Artifact, profile: TargetProfile | None = None) -
     return graph
 
 
-def _lower_layer(artifact: Artifact, meta: Any, where: str, fan_in: int, profile: TargetProfile) -> NeuronOp:
+def _lower_layer(artifact: Artifact, meta: Any, where: str, fan_in: int, profile: TargetProfile, delay: int) -> NeuronOp:
     if not isinstance(meta, dict):
         raise UserError(f"corrupt artifact: {where} must be an object")
     name = _field(meta, "name", str, where)
@@ -96,7 +97,7 @@ def _lower_layer(artifact: Artifact, meta: Any, where: str, fan_in: int, profile
         level_bits=level_bits,
         dense=dense,
         recurrent=recurrent,
-        input_delay=profile.dense_delay,
+        input_delay=delay,
         decay_bits=profile.decay_bits,
         current_bits=profile.current_bits,
         state_bits=profile.state_bits,

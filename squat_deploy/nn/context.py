@@ -32,6 +32,9 @@ class QuantContext:
     profile: TargetProfile
     mode: Mode = Mode.FAKE_QUANT
     float_state_quant: bool = False
+    # False runs fake-quantized and target modes with full-width state, as
+    # deployed on a target without level tables.
+    use_levels: bool = True
 
     @property
     def grid(self) -> float:

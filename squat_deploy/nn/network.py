@@ -1,9 +1,9 @@
 """A feed-forward stack of spiking layers, each a dense connection and a neuron.
 
 Layer ``l`` at step ``t`` receives the spikes of layer ``l-1`` (the input for
-the first layer) through its ``QuantLinear``; where the target's profile sets
-``dense_delay = 1``, in fake-quantized and target modes it receives those of
-step ``t-1`` instead.
+the first layer) through its ``QuantLinear``. In fake-quantized and target
+modes, where the target's profile sets ``input_delay = 1`` (first layer) or
+``dense_delay = 1`` (later layers), it receives those of step ``t-1`` instead.
 """
 
 from __future__ import annotations
@@ -147,7 +147,9 @@ class SpikingNetwork(nn.Module):
 
     def _run(self, inputs: torch.Tensor, record: bool):
         steps, batch = inputs.shape[0], inputs.shape[1]
-        delayed = self.context.mode is not Mode.FLOAT and self.context.profile.dense_delay == 1
+        profile = self.context.profile
+        quantized = self.context.mode is not Mode.FLOAT
+        delays = [profile.input_delay] + [profile.dense_delay] * (len(self.neurons) - 1)
         states = [neuron.initial_state(batch, inputs) for neuron in self.neurons]
         previous_spikes = [torch.zeros_like(inputs[0])] + [
             torch.zeros_like(state.mem) for state in states[:-1]
@@ -157,7 +159,7 @@ class SpikingNetwork(nn.Module):
         for t in range(steps):
             incoming = inputs[t]
             for index, (linear, neuron) in enumerate(zip(self.linears, self.neurons)):
-                if delayed:
+                if quantized and delays[index] == 1:
                     incoming, previous_spikes[index] = previous_spikes[index], incoming
                 spikes, states[index] = neuron(linear(incoming), states[index])
                 traces["spikes"][index].append(spikes)

@@ -123,9 +123,10 @@ class QuantNeuron(nn.Module):
         mode = self.context.mode
         if mode is Mode.FLOAT:
             return FloatArith(self._float_levels if self.context.float_state_quant else None)
+        levels = self._integer_levels if self.context.use_levels else None
         if mode is Mode.FAKE_QUANT:
-            return FakeQuantArith(self.context.profile, self._integer_levels)
-        return IntegerArith(self.context.profile, self._integer_levels)
+            return FakeQuantArith(self.context.profile, levels)
+        return IntegerArith(self.context.profile, levels)
 
     def initial_state(self, batch: int, like: torch.Tensor) -> NeuronState:
         dtype = torch.int64 if self.context.mode is Mode.TARGET else like.dtype
