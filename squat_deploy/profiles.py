@@ -71,6 +71,7 @@ class TargetProfile:
     resets: tuple[Reset, ...]
     reset_timing: str
     bias: bool
+    max_input_events: int
     input_delay: int
     dense_delay: int
     resources: Resources
@@ -120,6 +121,7 @@ class TargetProfile:
                 "resets": [reset.value for reset in self.resets],
                 "reset_timing": self.reset_timing,
                 "bias": self.bias,
+                "max_input_events": self.max_input_events,
                 "input_delay": self.input_delay,
                 "dense_delay": self.dense_delay,
             },
@@ -207,6 +209,7 @@ def profile_from_dict(data: dict[str, Any], source: str) -> TargetProfile:
         resets=tuple(neuron.enum_list("resets", Reset)),
         reset_timing=neuron.choice("reset_timing", RESET_TIMINGS, default="next_step"),
         bias=neuron.boolean("bias", default=True),
+        max_input_events=neuron.integer("max_input_events", 1, 1 << 16, default=1),
         input_delay=neuron.integer("input_delay", 0, 1, default=0),
         dense_delay=neuron.integer("dense_delay", 0, 1, default=0),
         resources=Resources(

@@ -98,3 +98,28 @@ def test_saturating_model_stays_exact(neuron_type):
     assert report.bit_exact
     hidden_mem = simulate(graph, raster).mem[0]
     assert hidden_mem.max() == 32767 or hidden_mem.min() == -32768
+
+
+def test_event_counts_stay_exact():
+    """Input rasters with several events per channel and step match too."""
+    from squat_deploy.nn.network import LayerConfig, NetworkConfig
+    from squat_deploy.profiles import load_target
+
+    config = NetworkConfig(6, [LayerConfig("hidden", "RSynaptic", 5, bias=True), LayerConfig("output", "Leaky", 3)])
+    network = _random_network(config, load_target("fpga-int8"), 11, 4.0)
+    graph = compile_artifact(export_checkpoint(_checkpoint(network)))
+    raster = np.random.default_rng(11).integers(0, 16, size=(4, 10, 6)).astype(np.uint8)
+    report = verify(network, graph, SpikeDataset(raster, np.zeros(4, dtype=np.int64), "counts"))
+    assert report.bit_exact
+    assert raster.max() == 15
+
+
+def test_event_counts_over_target_limit():
+    from squat_deploy.errors import UserError
+    from squat_deploy.nn.network import LayerConfig, NetworkConfig
+    from squat_deploy.profiles import load_target
+
+    config = NetworkConfig(2, [LayerConfig("hidden", "Leaky", 2), LayerConfig("output", "Leaky", 2)])
+    graph = compile_artifact(export_checkpoint(_checkpoint(_random_network(config, load_target("loihi1"), 0, 1.0))))
+    with pytest.raises(UserError, match=r"takes 0 to 1 events per input per step"):
+        simulate(graph, np.full((1, 3, 2), 2, dtype=np.uint8))

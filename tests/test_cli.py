@@ -163,7 +163,8 @@ def test_compile_json_widths(tiny_artifact):
         "decay": 12,
         "level_index": 4,
     }
-    assert 0 < hidden["max_accumulator"] <= (INPUTS + HIDDEN) * 127
+    # The input may carry up to 15 events per channel and step on fpga-int8.
+    assert 0 < hidden["max_accumulator"] <= max(INPUTS * 127 * 15, HIDDEN * 127)
 
 
 def test_footprint_prints_table(tiny_artifact):

@@ -25,7 +25,7 @@ class DenseOp:
     shift: np.ndarray  # (out,)
     weight_bits: int
     accumulator_bits: int
-    max_accumulator: int  # worst-case |acc| for binary inputs
+    max_accumulator: int  # worst-case |acc| at the most input events per step
 
     @property
     def synapses(self) -> int:

@@ -49,7 +49,9 @@ def compile_artifact(artifact: Artifact, profile: TargetProfile | None = None) -
     for index, meta in enumerate(layers_meta):
         where = f"layers[{index}]"
         delay = profile.input_delay if index == 0 else profile.dense_delay
-        layer = _lower_layer(artifact, meta, where, fan_in, profile, delay)
+        # Only the network input carries event counts above one; layers emit single spikes.
+        events = profile.max_input_events if index == 0 else 1
+        layer = _lower_layer(artifact, meta, where, fan_in, profile, delay, events)
         layers.append(layer)
         fan_in = layer.size
     graph = IntegerGraph(input_size, num_steps, layers, profile, manifest)
@@ -58,7 +60,9 @@ def compile_artifact(artifact: Artifact, profile: TargetProfile | None = None) -
     return graph
 
 
-def _lower_layer(artifact: Artifact, meta: Any, where: str, fan_in: int, profile: TargetProfile, delay: int) -> NeuronOp:
+def _lower_layer(
+    artifact: Artifact, meta: Any, where: str, fan_in: int, profile: TargetProfile, delay: int, events: int
+) -> NeuronOp:
     if not isinstance(meta, dict):
         raise UserError(f"corrupt artifact: {where} must be an object")
     name = _field(meta, "name", str, where)
@@ -72,10 +76,10 @@ def _lower_layer(artifact: Artifact, meta: Any, where: str, fan_in: int, profile
     except ValueError:
         raise UserError(f"{where}: invalid reset {meta['reset']!r}; allowed values are subtract, zero, none") from None
 
-    dense = _lower_dense(artifact, _field(meta, "dense", dict, where), f"{where} dense", (size, fan_in), profile)
+    dense = _lower_dense(artifact, _field(meta, "dense", dict, where), f"{where} dense", (size, fan_in), profile, events)
     recurrent = None
     if neuron_type in ("RLeaky", "RSynaptic"):
-        recurrent = _lower_dense(artifact, _field(meta, "recurrent", dict, where), f"{where} recurrent", (size, size), profile)
+        recurrent = _lower_dense(artifact, _field(meta, "recurrent", dict, where), f"{where} recurrent", (size, size), profile, 1)
     alpha = None
     if neuron_type in ("Synaptic", "RSynaptic"):
         alpha = _vector(artifact, _field(meta, "alpha", str, where), f"{where} alpha", size)
@@ -105,7 +109,9 @@ def _lower_layer(artifact: Artifact, meta: Any, where: str, fan_in: int, profile
     )
 
 
-def _lower_dense(artifact: Artifact, meta: dict, where: str, shape: tuple[int, int], profile: TargetProfile) -> DenseOp:
+def _lower_dense(
+    artifact: Artifact, meta: dict, where: str, shape: tuple[int, int], profile: TargetProfile, max_events: int
+) -> DenseOp:
     weight = artifact.array(_field(meta, "weight", str, where), f"{where} weight").astype(np.int64)
     if weight.shape != shape:
         raise UserError(f"corrupt artifact: {where} weight has shape {weight.shape}, expected {shape}")
@@ -114,7 +120,7 @@ def _lower_dense(artifact: Artifact, meta: dict, where: str, shape: tuple[int, i
         bias = _vector(artifact, meta["bias"], f"{where} bias", shape[0])
     multiplier = _vector(artifact, _field(meta, "multiplier", str, where), f"{where} multiplier", shape[0])
     shift = _vector(artifact, _field(meta, "shift", str, where), f"{where} shift", shape[0])
-    worst = np.abs(weight).sum(axis=1)
+    worst = np.abs(weight).sum(axis=1) * max_events
     if bias is not None:
         worst = worst + np.abs(bias)
     return DenseOp(

@@ -50,6 +50,12 @@ def simulate(graph: IntegerGraph, inputs: np.ndarray) -> SimulationResult:
         raise UserError(f"inputs must have shape (batch, time, {graph.input_size}), got {inputs.shape}")
     if not np.issubdtype(inputs.dtype, np.integer) and not np.all(np.equal(np.mod(inputs, 1), 0)):
         raise UserError("inputs must hold integer event counts (spikes), not fractional values")
+    largest = int(inputs.max(initial=0))
+    if largest > graph.profile.max_input_events or int(inputs.min(initial=0)) < 0:
+        raise UserError(
+            f"inputs hold event counts from {int(inputs.min(initial=0))} to {largest}, but target {graph.profile.name!r} "
+            f"takes 0 to {graph.profile.max_input_events} events per input per step (neuron.max_input_events)"
+        )
     profile = graph.profile
     incoming = np.ascontiguousarray(inputs, dtype=np.int64)
     result = SimulationResult([], [], [], [], [])
