@@ -119,7 +119,7 @@ def test_event_counts_over_target_limit():
     from squat_deploy.nn.network import LayerConfig, NetworkConfig
     from squat_deploy.profiles import load_target
 
-    config = NetworkConfig(2, [LayerConfig("hidden", "Leaky", 2), LayerConfig("output", "Leaky", 2)])
+    config = NetworkConfig(2, [LayerConfig("hidden", "Leaky", 2, reset="zero"), LayerConfig("output", "Leaky", 2, reset="zero")])
     graph = compile_artifact(export_checkpoint(_checkpoint(_random_network(config, load_target("loihi1"), 0, 1.0))))
     with pytest.raises(UserError, match=r"takes 0 to 1 events per input per step"):
         simulate(graph, np.full((1, 3, 2), 2, dtype=np.uint8))
