@@ -12,8 +12,6 @@ import dataclasses
 import hashlib
 import io
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from squat_deploy.errors import UserError
+from squat_deploy.files import atomic_output
 
 FORMAT_NAME = "squat-deploy-artifact"
 FORMAT_VERSION = 1
@@ -49,22 +48,12 @@ def write_artifact(path: str | Path, artifact: Artifact) -> None:
         name: {"dtype": str(array.dtype), "shape": list(array.shape), "sha256": _digest(array)}
         for name, array in sorted(artifact.arrays.items())
     }
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise UserError(f"cannot write {path}: folder {directory} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as stream, zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
-            for name, array in sorted(artifact.arrays.items()):
-                buffer = io.BytesIO()
-                np.save(buffer, np.asarray(array, order="C"), allow_pickle=False)
-                archive.writestr(f"arrays/{name}.npy", buffer.getvalue())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    with atomic_output(path) as temporary, zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+        for name, array in sorted(artifact.arrays.items()):
+            buffer = io.BytesIO()
+            np.save(buffer, np.asarray(array, order="C"), allow_pickle=False)
+            archive.writestr(f"arrays/{name}.npy", buffer.getvalue())
 
 
 def read_artifact(path: str | Path) -> Artifact:

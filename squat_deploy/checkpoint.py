@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from squat_deploy.errors import UserError
+from squat_deploy.files import atomic_output
 from squat_deploy.nn.network import NetworkConfig, SpikingNetwork
 from squat_deploy.profiles import TargetProfile, profile_from_dict
 
@@ -47,17 +46,18 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
         "encoding": checkpoint.encoding,
         "training": checkpoint.training,
     }
-    directory = path.parent if str(path.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(handle)
-    try:
+    with atomic_output(path, create_folder=True) as temporary:
         torch.save(payload, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+
+
+def _is_artifact(path: Path) -> bool:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "manifest.json" in archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -65,11 +65,12 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"checkpoint {path} not found; create one with `squat train`")
+    if _is_artifact(path):
+        raise UserError(f"{path} is an artifact, not a checkpoint; pass the .pt file written by `squat train`")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a foreign file
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"{path}: not a squat-deploy checkpoint (torch.load failed: {reason[:160]}); pass a file written by `squat train`") from None
+    except Exception:  # torch raises many types for a foreign file
+        raise UserError(f"{path}: not a squat-deploy checkpoint (torch cannot read it); pass a file written by `squat train`") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise UserError(f"{path}: not a squat-deploy checkpoint; create one with `squat train`")
     if payload.get("version") != CHECKPOINT_VERSION:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -20,7 +18,7 @@ TRAIN_DEFAULTS = TrainConfig()
 
 
 class _Group(click.Group):
-    """Turns ``UserError`` into a one-line message and exit status 2."""
+    """Turns ``UserError`` and usage errors into a one-line message and exit status 2."""
 
     def invoke(self, ctx):
         try:
@@ -28,6 +26,21 @@ class _Group(click.Group):
         except UserError as error:
             click.echo(f"error: {error}", err=True)
             ctx.exit(2)
+
+    def main(self, *args, **kwargs):
+        if not kwargs.get("standalone_mode", True):
+            return super().main(*args, **kwargs)
+        try:
+            status = super().main(*args, **{**kwargs, "standalone_mode": False})
+        except click.UsageError as error:
+            hint = f" (see `{error.ctx.command_path} --help`)" if error.ctx is not None else ""
+            click.echo(f"error: {error.format_message()}{hint}", err=True)
+            sys.exit(2)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        # Without standalone mode click returns the status of ctx.exit().
+        sys.exit(status if isinstance(status, int) else 0)
 
 
 @click.group(cls=_Group)
@@ -53,20 +66,20 @@ def train_options(function):
     """Options shared by ``train`` and ``run`` that make up a ``TrainConfig``."""
     options = [
         click.option("--target", default=TRAIN_DEFAULTS.target, show_default=True, help="Target profile name or TOML path; training fake-quantizes to its grids."),
-        click.option("--hidden-size", type=int, default=TRAIN_DEFAULTS.hidden_size, show_default=True, help="Neurons in the hidden layer."),
-        click.option("--hidden-type", type=click.Choice(["Leaky", "RLeaky", "Synaptic", "RSynaptic"]), default=TRAIN_DEFAULTS.hidden_type, show_default=True),
-        click.option("--output-type", type=click.Choice(["Leaky", "RLeaky", "Synaptic", "RSynaptic"]), default=TRAIN_DEFAULTS.output_type, show_default=True),
+        click.option("--hidden-size", type=click.IntRange(min=1), default=TRAIN_DEFAULTS.hidden_size, show_default=True, help="Neurons in the hidden layer."),
+        click.option("--hidden-type", type=click.Choice(["Leaky", "RLeaky", "Synaptic", "RSynaptic"]), default=TRAIN_DEFAULTS.hidden_type, show_default=True, help="Neuron type of the hidden layer."),
+        click.option("--output-type", type=click.Choice(["Leaky", "RLeaky", "Synaptic", "RSynaptic"]), default=TRAIN_DEFAULTS.output_type, show_default=True, help="Neuron type of the output layer."),
         click.option("--reset", type=click.Choice(["auto", "subtract", "zero", "none"]), default=TRAIN_DEFAULTS.reset, show_default=True, help="Reset mechanism of every layer; auto takes the target's first supported one."),
-        click.option("--steps", "num_steps", type=int, default=TRAIN_DEFAULTS.num_steps, show_default=True, help="Time steps per sample."),
+        click.option("--steps", "num_steps", type=click.IntRange(min=1), default=TRAIN_DEFAULTS.num_steps, show_default=True, help="Time steps per sample."),
         click.option("--state-bits", callback=_state_bits, default=str(TRAIN_DEFAULTS.state_bits), show_default=True, help="Bits of the state level index, 'none' for full-width state, or 'auto': 4 where the target has level tables, else none."),
         click.option("--state-scheme", type=click.Choice(["threshold-centered", "uniform", "zero-centered"]), default=TRAIN_DEFAULTS.state_scheme, show_default=True, help="Spacing of the state levels."),
         click.option("--learn-beta/--fixed-beta", default=TRAIN_DEFAULTS.learn_beta, show_default=True, help="Train the decays beta and alpha."),
         click.option("--learn-threshold/--fixed-threshold", default=TRAIN_DEFAULTS.learn_threshold, show_default=True, help="Train the thresholds."),
-        click.option("--epochs", type=int, default=TRAIN_DEFAULTS.epochs, show_default=True),
-        click.option("--batch-size", type=int, default=TRAIN_DEFAULTS.batch_size, show_default=True),
-        click.option("--lr", "learning_rate", type=float, default=TRAIN_DEFAULTS.learning_rate, show_default=True, help="Adam learning rate."),
+        click.option("--epochs", type=click.IntRange(min=1), default=TRAIN_DEFAULTS.epochs, show_default=True, help="Passes over the training split."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=TRAIN_DEFAULTS.batch_size, show_default=True, help="Samples per optimizer step."),
+        click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=TRAIN_DEFAULTS.learning_rate, show_default=True, help="Adam learning rate."),
         click.option("--seed", type=int, default=TRAIN_DEFAULTS.seed, show_default=True, help="Seed of the weights, the data split and the batch order."),
-        click.option("--limit", type=int, default=None, help="Use only this many samples per split (quick runs)."),
+        click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only this many samples per split (quick runs)."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -108,6 +121,8 @@ def export_command(checkpoint: str, output: str | None, full_width_state: bool) 
     from squat_deploy.export import export_checkpoint
 
     output = output or str(Path(checkpoint).with_suffix(".squat"))
+    if Path(output).resolve() == Path(checkpoint).resolve():
+        raise UserError(f"the artifact would overwrite the checkpoint {checkpoint}; pass another --output")
     artifact = export_checkpoint(load_checkpoint(checkpoint), checkpoint, full_width_state=full_width_state)
     compile_artifact(artifact)  # reject before writing anything the target cannot hold
     write_artifact(output, artifact)
@@ -150,6 +165,11 @@ def compile_command(artifact: str, target: str | None, as_json: bool) -> None:
             f"  {op['layer']}: {op['neuron_type']} x{op['neurons']}, fan-in {op['fan_in']}, reset {op['reset']}, "
             f"max |acc| {op['max_accumulator']}; bits: {widths}"
         )
+        if op["distinct_levels"] is not None and op["distinct_levels"] < 1 << op["widths"]["level_index"]:
+            click.echo(
+                f"    note: {op['distinct_levels']} of {1 << op['widths']['level_index']} levels are distinct on the state grid; "
+                f"the closest levels collapsed to the same integer"
+            )
 
 
 def _footprint_table(footprint) -> str:
@@ -187,10 +207,14 @@ def footprint_command(artifact: str, target: str | None, as_json: bool) -> None:
 
 
 def _load_raster(path: str, input_size: int) -> np.ndarray:
+    if not Path(path).is_file():
+        raise UserError(f"raster {path} not found")
     try:
         raster = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise UserError(f"{path}: cannot read the spike raster as a .npy file ({error})") from None
+    except (OSError, ValueError):
+        raise UserError(f"{path}: not a NumPy .npy file of integer event counts; save one with numpy.save") from None
+    if not isinstance(raster, np.ndarray) or raster.dtype.kind not in "biuf":
+        raise UserError(f"{path}: the raster must be a numeric array of event counts")
     if raster.ndim not in (2, 3) or raster.shape[-1] != input_size:
         raise UserError(f"{path}: invalid raster shape {raster.shape}; expected (time, {input_size}) or (time, batch, {input_size})")
     if raster.ndim == 2:
@@ -207,7 +231,7 @@ def _load_raster(path: str, input_size: int) -> np.ndarray:
 @click.argument("artifact", type=click.Path(dir_okay=False))
 @click.option("--input", "raster_path", type=click.Path(dir_okay=False), default=None, help="Spike raster .npy, shape (time, inputs) or (time, batch, inputs) [default: the digits test set].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write per-step spikes and states of every layer to this .npz file.")
-@click.option("--limit", type=int, default=None, help="Simulate only this many digits test samples.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Simulate only this many digits test samples (not with --input).")
 def simulate_command(artifact: str, raster_path: str | None, output: str | None, limit: int | None) -> None:
     """Run an artifact in the integer simulator."""
     from squat_deploy.sim import simulate
@@ -216,6 +240,8 @@ def simulate_command(artifact: str, raster_path: str | None, output: str | None,
     if output and not Path(output).parent.is_dir():
         raise UserError(f"cannot write {output}: folder {Path(output).parent} does not exist")
     labels = None
+    if raster_path and limit is not None:
+        raise UserError("--limit selects digits test samples and cannot be combined with --input; cut the raster instead")
     if raster_path:
         inputs = _load_raster(raster_path, graph.input_size)
     else:
@@ -254,23 +280,15 @@ def _digits_test_set(encoding: dict, limit: int | None):
 
 
 def _save_npz(path: str, arrays: dict) -> None:
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise UserError(f"cannot write {path}: folder {target.parent} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".npz", dir=target.parent)
-    os.close(handle)
-    try:
-        np.savez_compressed(temporary, **arrays)
-        os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    from squat_deploy.files import atomic_output
+
+    with atomic_output(path) as temporary, open(temporary, "wb") as stream:
+        np.savez_compressed(stream, **arrays)
 
 
 def _print_summary(summary: dict) -> None:
     click.echo(f"target:                     {summary['target']}")
-    click.echo(f"test samples:               {summary['test_samples']}")
+    click.echo(f"samples:                    {summary['test_samples']}")
     if "accuracy_float" in summary:
         click.echo(f"accuracy, float:            {summary['accuracy_float']:.4f}")
         click.echo(f"accuracy, fake-quantized:   {summary['accuracy_fake_quant']:.4f}")
@@ -305,7 +323,10 @@ def verify_command(checkpoint: str, artifact: str, split: str, as_json: bool) ->
     graph = _compile(artifact, None)
     recorded = graph.manifest.get("source", {}).get("checkpoint_sha256")
     if recorded and recorded != file_digest(checkpoint):
-        logging.getLogger(__name__).warning("%s was not exported from %s; a mismatch is expected", artifact, checkpoint)
+        raise UserError(
+            f"{artifact} was exported from another checkpoint than {checkpoint}, so the two cannot agree; "
+            f"export it again with `squat export {checkpoint}` or pass the checkpoint it came from"
+        )
     dataset = dataset_for(model, split)
     network = model.build_network()
     report = verify(network, graph, dataset)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
 from squat_deploy.artifact import MANIFEST_NAME, read_artifact
-from squat_deploy.checkpoint import load_checkpoint
+from squat_deploy.checkpoint import load_checkpoint, save_checkpoint
 from squat_deploy.cli import main
 from squat_deploy.compiler import compile_artifact, estimate_footprint
 from squat_deploy.pipeline import dataset_for
@@ -289,7 +291,7 @@ def test_verify_text_report(tiny_checkpoint, tiny_artifact):
     assert_ok(result)
 
     assert re.search(r"^target: +fpga-int8$", result.stdout, re.MULTILINE)
-    assert re.search(r"^test samples: +60$", result.stdout, re.MULTILINE)
+    assert re.search(r"^samples: +60$", result.stdout, re.MULTILINE)
     assert re.search(r"^spike match: +100\.000000%$", result.stdout, re.MULTILINE)
     assert re.search(r"^bit-exact: +yes$", result.stdout, re.MULTILINE)
 
@@ -420,7 +422,7 @@ def test_simulate_raster_not_npy(tiny_artifact, tmp_path):
     path = tmp_path / "raster.npy"
     path.write_text("0,1,0\n")
 
-    assert_user_error(invoke("simulate", tiny_artifact, "--input", path), "cannot read the spike raster")
+    assert_user_error(invoke("simulate", tiny_artifact, "--input", path), "not a NumPy .npy file")
 
 
 # A failed write leaves no output file.
@@ -479,3 +481,48 @@ def test_export_interrupted_keeps_old_file(tiny_checkpoint, tiny_artifact, tmp_p
     assert isinstance(result.exception, OSError)
     assert output.read_bytes() == before
     assert [path.name for path in tmp_path.iterdir()] == ["model.squat"]
+
+
+def test_usage_error_one_line():
+    result = invoke("train", "--state-bits", "abc")
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: ")
+    assert "'abc' is not a whole number" in lines[0]
+
+
+def test_bad_numbers_rejected_before_training():
+    for option, value in (("--limit", "0"), ("--lr", "-1"), ("--epochs", "0")):
+        result = invoke("train", option, value)
+        assert result.exit_code == 2, option
+        assert result.stderr.startswith("error: "), option
+        assert "Traceback" not in result.output, option
+
+
+def test_artifact_as_checkpoint_named(tiny_artifact):
+    assert_user_error(invoke("verify", tiny_artifact, tiny_artifact), "is an artifact, not a checkpoint")
+
+
+def test_verify_other_checkpoint_rejected(tiny_artifact, tiny_checkpoint, tmp_path):
+    other = tmp_path / "other.pt"
+    checkpoint = load_checkpoint(tiny_checkpoint)
+    checkpoint.state_dict = {key: value.clone() for key, value in checkpoint.state_dict.items()}
+    checkpoint.state_dict["linears.0.weight"] += 0.01
+    save_checkpoint(other, checkpoint)
+    assert_user_error(invoke("verify", str(other), tiny_artifact), "was exported from another checkpoint")
+
+
+def test_export_onto_checkpoint_rejected(tiny_checkpoint, tmp_path):
+    copy = tmp_path / "copy.pt"
+    copy.write_bytes(Path(tiny_checkpoint).read_bytes())
+    assert_user_error(invoke("export", str(copy), "-o", str(copy)), "would overwrite the checkpoint")
+    assert copy.read_bytes() == Path(tiny_checkpoint).read_bytes()
+
+
+def test_written_files_readable_by_group(tiny_checkpoint, tmp_path):
+    output = tmp_path / "model.squat"
+    assert_ok(invoke("export", tiny_checkpoint, "-o", str(output)))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert output.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -59,7 +59,7 @@ def check_layer(layer: NeuronOp, profile: TargetProfile) -> None:
         allowed = f"1 to {threshold_max}" if shift == 0 else f"multiples of {1 << shift} from {1 << shift} to {threshold_max}"
         raise WidthError(
             f"{where}: threshold {value} (neuron {bad[0]}) does not fit the {profile.threshold_bits}-bit threshold of "
-            f"{target} ({allowed} state LSBs); lower the threshold or export again for this target"
+            f"{target} ({allowed} state LSBs); lower the threshold or train again with --target {profile.name}"
         )
     state_max = _signed_max(profile.state_bits)
     if int(layer.threshold.max()) > state_max:
@@ -79,7 +79,7 @@ def _check_dense(dense: DenseOp, where: str, profile: TargetProfile) -> None:
         value = int(dense.weight.min()) if dense.weight.min() < low else int(dense.weight.max())
         raise WidthError(
             f"{where}: weight {value} does not fit the {profile.weight_bits}-bit weights of {target} ({low} to {high}); "
-            f"export again for this target"
+            f"train again with --target {profile.name}"
         )
     if dense.bias is not None and not profile.bias:
         raise WidthError(f"{where}: the layer has a bias, but {target} has no bias input on this path; train without bias")
@@ -87,7 +87,7 @@ def _check_dense(dense: DenseOp, where: str, profile: TargetProfile) -> None:
     if outside.size:
         raise WidthError(
             f"{where}: weight scale shift {int(outside[0])} is outside the range {profile.weight_min_shift} to "
-            f"{profile.weight_max_shift} of {target}; export again for this target"
+            f"{profile.weight_max_shift} of {target}; train again with --target {profile.name}"
         )
     if dense.weight.size and not dense.weight.any():
         raise WidthError(
@@ -103,7 +103,7 @@ def _check_dense(dense: DenseOp, where: str, profile: TargetProfile) -> None:
     if profile.weight_scale == "power_of_two" and not np.all(dense.multiplier == 1):
         raise WidthError(
             f"{where}: a weight scale multiplier other than 1 needs scale = \"multiplier_shift\", but {target} "
-            f"only shifts; export again for this target"
+            f"only shifts; train again with --target {profile.name}"
         )
     multiplier_max = (1 << profile.multiplier_bits) - 1
     if dense.multiplier.min() < 1 or dense.multiplier.max() > multiplier_max:

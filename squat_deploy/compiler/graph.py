@@ -82,6 +82,8 @@ class NeuronOp:
                 "level_index": self.level_bits,
             },
             "max_accumulator": max(self.dense.max_accumulator, self.recurrent.max_accumulator if self.recurrent else 0),
+            # Levels closer than one state LSB collapse, leaving index codes unused.
+            "distinct_levels": None if self.levels is None else int(np.unique(self.levels).size),
         }
 
 

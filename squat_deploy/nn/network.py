@@ -17,7 +17,7 @@ from torch import nn
 
 from squat_deploy.nn.context import Mode, QuantContext
 from squat_deploy.nn.linear import QuantLinear
-from squat_deploy.nn.neurons import NEURON_CLASSES, NEURON_TYPES, QuantNeuron, StateQuantSpec
+from squat_deploy.nn.neurons import NEURON_CLASSES, NEURON_TYPES, StateQuantSpec
 from squat_deploy.quant.modes import Reset
 from squat_deploy.profiles import TargetProfile
 
