@@ -100,6 +100,11 @@ def _check_dense(dense: DenseOp, where: str, profile: TargetProfile) -> None:
             f"{where}: the worst-case accumulator sum {dense.max_accumulator} exceeds the {profile.accumulator_bits}-bit "
             f"accumulator of {target} (max {accumulator_max}); reduce the fan-in or the weight magnitudes, or widen the accumulator"
         )
+    _check_scale(dense, where, profile)
+
+
+def _check_scale(dense: DenseOp, where: str, profile: TargetProfile) -> None:
+    target = f"target {profile.name!r}"
     if profile.weight_scale == "power_of_two" and not np.all(dense.multiplier == 1):
         raise WidthError(
             f"{where}: a weight scale multiplier other than 1 needs scale = \"multiplier_shift\", but {target} "

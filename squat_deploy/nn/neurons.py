@@ -1,7 +1,7 @@
 """QAT spiking neurons with snnTorch's update rules and quantized state.
 
 One step of every type, with ``r = [mem[t-1] > threshold]`` the reset signal
-taken from the previous state (``>=`` where the target's comparator says so)
+taken from the previous state (``>=`` where the target's comparator is ``>=``)
 and ``cur`` the input current of step ``t``:
 
     Leaky      mem = decay(mem, beta) + cur - r * threshold        (subtract)
