@@ -63,7 +63,9 @@ class TargetProfile:
     max_level_bits: int
     decay_bits: int
     decay_rounding: Rounding
+    beta_min: int
     beta_max: int
+    alpha_min: int
     alpha_max: int
     threshold_bits: int
     threshold_shift: int
@@ -75,6 +77,16 @@ class TargetProfile:
     input_delay: int
     dense_delay: int
     resources: Resources
+
+    @property
+    def beta_range(self) -> tuple[int, int]:
+        """Smallest and largest membrane decay constant ``k``."""
+        return self.beta_min, self.beta_max
+
+    @property
+    def alpha_range(self) -> tuple[int, int]:
+        """Smallest and largest synaptic decay constant ``k``."""
+        return self.alpha_min, self.alpha_max
 
     @property
     def weight_max(self) -> int:
@@ -112,7 +124,9 @@ class TargetProfile:
             "decay": {
                 "bits": self.decay_bits,
                 "rounding": self.decay_rounding.value,
+                "beta_min": self.beta_min,
                 "beta_max": self.beta_max,
+                "alpha_min": self.alpha_min,
                 "alpha_max": self.alpha_max,
             },
             "threshold": {"bits": self.threshold_bits, "shift": self.threshold_shift},
@@ -201,7 +215,9 @@ def profile_from_dict(data: dict[str, Any], source: str) -> TargetProfile:
         max_level_bits=state.integer("max_level_bits", 1, 16, default=8),
         decay_bits=decay_bits,
         decay_rounding=decay.enum("rounding", Rounding),
+        beta_min=decay.integer("beta_min", 0, 1 << decay_bits, default=0),
         beta_max=decay.integer("beta_max", 0, 1 << decay_bits, default=(1 << decay_bits) - 1),
+        alpha_min=decay.integer("alpha_min", 0, 1 << decay_bits, default=0),
         alpha_max=decay.integer("alpha_max", 0, 1 << decay_bits, default=(1 << decay_bits) - 1),
         threshold_bits=threshold.integer("bits", 2, 32),
         threshold_shift=threshold.integer("shift", 0, 16, default=0),
@@ -224,6 +240,9 @@ def profile_from_dict(data: dict[str, Any], source: str) -> TargetProfile:
         table.reject_unknown()
     if profile.weight_min_shift > profile.weight_max_shift:
         raise UserError(f"{source}: weights.min_shift ({profile.weight_min_shift}) is above weights.max_shift ({profile.weight_max_shift})")
+    for name, (low, high) in (("beta", profile.beta_range), ("alpha", profile.alpha_range)):
+        if low > high:
+            raise UserError(f"{source}: decay.{name}_min ({low}) is above decay.{name}_max ({high})")
     if profile.state_frac_bits >= profile.state_bits:
         raise UserError(
             f"{source}: state.frac_bits ({profile.state_frac_bits}) must be below state.bits "

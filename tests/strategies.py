@@ -39,6 +39,7 @@ def profiles(draw):
         weight_max_shift=draw(st.integers(min_shift, 12)),
         decay_bits=decay_bits,
         decay_rounding=draw(st.sampled_from(list(Rounding))),
+        beta_min=draw(st.integers(0, 1)),
         beta_max=draw(st.sampled_from([(1 << decay_bits) - 1, 1 << decay_bits])),
         alpha_max=draw(st.sampled_from([(1 << decay_bits) - 2, (1 << decay_bits) - 1])),
         threshold_bits=draw(st.integers(frac_bits + 3 - threshold_shift, 16)),

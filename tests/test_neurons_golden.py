@@ -60,8 +60,8 @@ def run_steps(neuron, currents):
 
 
 def test_integer_constants(profile):
-    assert quantize_decay(torch.tensor(BETA), profile.decay_bits, profile.beta_max).item() == 3686  # round(3686.4)
-    assert quantize_decay(torch.tensor(ALPHA), profile.decay_bits, profile.alpha_max).item() == 2048
+    assert quantize_decay(torch.tensor(BETA), profile.decay_bits, profile.beta_range).item() == 3686  # round(3686.4)
+    assert quantize_decay(torch.tensor(ALPHA), profile.decay_bits, profile.alpha_range).item() == 2048
     assert quantize_threshold(torch.tensor(1.0), profile).item() == 1024
 
 

@@ -39,16 +39,17 @@ def check_layer(layer: NeuronOp, profile: TargetProfile) -> None:
     if layer.recurrent is not None:
         _check_dense(layer.recurrent, f"{where} recurrent weights", profile)
 
-    for label, constants, decay_max in (("beta", layer.beta, profile.beta_max), ("alpha", layer.alpha, profile.alpha_max)):
+    for label, constants, (low, high) in (("beta", layer.beta, profile.beta_range), ("alpha", layer.alpha, profile.alpha_range)):
         if constants is None:
             continue
-        bad = np.flatnonzero((constants < 0) | (constants > decay_max))
+        bad = np.flatnonzero((constants < low) | (constants > high))
         if bad.size:
             value = int(constants[bad[0]])
-            largest = decay_max / (1 << profile.decay_bits)
+            unit = 1 << profile.decay_bits
             raise WidthError(
                 f"{where}: {label} constant {value} (neuron {bad[0]}) cannot be expressed with the {profile.decay_bits}-bit "
-                f"decay of {target} (0 to {decay_max}, i.e. {label} up to {largest:.6g}); retrain with {label} in that range"
+                f"decay of {target} ({low} to {high}, i.e. {label} from {low / unit:.6g} to {high / unit:.6g}); "
+                f"train again with --target {profile.name}"
             )
 
     shift = profile.threshold_shift

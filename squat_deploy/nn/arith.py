@@ -17,14 +17,14 @@ from squat_deploy.quant.modes import Comparator
 from squat_deploy.profiles import TargetProfile
 
 
-def quantize_decay(value: torch.Tensor, bits: int, maximum: int) -> torch.Tensor:
+def quantize_decay(value: torch.Tensor, bits: int, limits: tuple[int, int]) -> torch.Tensor:
     """Return the integer decay constant ``k`` with ``value ~= k / 2**bits``.
 
     ``value`` is clamped to [0, 1] first (snnTorch's rule for beta and alpha)
-    and ``k`` to [0, maximum], the profile's ``beta_max`` or ``alpha_max``.
+    and ``k`` to ``limits``, the profile's ``beta_range`` or ``alpha_range``.
     """
     scaled = torch.round(value.detach().double().clamp(0, 1) * 2.0**bits)
-    return scaled.clamp(0, maximum).long()
+    return scaled.clamp(*limits).long()
 
 
 def quantize_threshold(value: torch.Tensor, profile: TargetProfile) -> torch.Tensor:
@@ -44,7 +44,7 @@ class FloatArith:
     def __init__(self, levels: torch.Tensor | None):
         self.levels = levels
 
-    def decay(self, state, factor, maximum):
+    def decay(self, state, factor, limits):
         return factor.clamp(0, 1) * state
 
     def threshold(self, threshold):
@@ -75,9 +75,9 @@ class FakeQuantArith:
         self.levels = None if levels is None else levels / self.lsbs
         self.inclusive = profile.comparator is Comparator.GREATER_EQUAL
 
-    def decay(self, state, factor, maximum):
+    def decay(self, state, factor, limits):
         bits = self.profile.decay_bits
-        factor_q = straight_through(factor, quantize_decay(factor, bits, maximum).to(factor.dtype) / 2.0**bits)
+        factor_q = straight_through(factor, quantize_decay(factor, bits, limits).to(factor.dtype) / 2.0**bits)
         return ste_round(factor_q * state * self.lsbs, self.profile.decay_rounding) / self.lsbs
 
     def threshold(self, threshold):
@@ -111,8 +111,8 @@ class IntegerArith:
         self.profile = profile
         self.levels = levels
 
-    def decay(self, state, factor, maximum):
-        constant = quantize_decay(factor, self.profile.decay_bits, maximum)
+    def decay(self, state, factor, limits):
+        constant = quantize_decay(factor, self.profile.decay_bits, limits)
         return int_round_shift(state * constant, self.profile.decay_bits, self.profile.decay_rounding)
 
     def threshold(self, threshold):

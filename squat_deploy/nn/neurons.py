@@ -152,21 +152,21 @@ class QuantNeuron(nn.Module):
 
         syn = None
         if self.synaptic:
-            syn = arith.decay(state.syn, self.alpha, profile.alpha_max) + current
+            syn = arith.decay(state.syn, self.alpha, profile.alpha_range) + current
             if feedback is not None:
                 syn = syn + feedback
             syn = arith.cast_current(syn)
-            mem = arith.decay(mem_before, self.beta, profile.beta_max) + syn
+            mem = arith.decay(mem_before, self.beta, profile.beta_range) + syn
         elif isinstance(arith, FloatArith):
             # snnTorch's order of the sums, so float mode matches it bit for bit.
-            mem = arith.decay(mem_before, self.beta, profile.beta_max) + current
+            mem = arith.decay(mem_before, self.beta, profile.beta_range) + current
             if feedback is not None:
                 mem = mem + feedback
         else:
             # The input current passes the current register, as in a Synaptic
             # neuron whose current does not persist.
             total = current if feedback is None else current + feedback
-            mem = arith.decay(mem_before, self.beta, profile.beta_max) + arith.cast_current(total)
+            mem = arith.decay(mem_before, self.beta, profile.beta_range) + arith.cast_current(total)
 
         if reset is not None and self.reset_mechanism is Reset.SUBTRACT:
             mem = mem - reset * threshold
