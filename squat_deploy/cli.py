@@ -217,6 +217,9 @@ def _load_raster(path: str, input_size: int) -> np.ndarray:
         raise UserError(f"{path}: the raster must be a numeric array of event counts")
     if raster.ndim not in (2, 3) or raster.shape[-1] != input_size:
         raise UserError(f"{path}: invalid raster shape {raster.shape}; expected (time, {input_size}) or (time, batch, {input_size})")
+    if raster.size == 0:
+        raster_shape = tuple(raster.shape)
+        raise UserError(f"{path}: the raster {raster_shape} is empty; give at least one step and one sample")
     if raster.ndim == 2:
         raster = raster[:, None, :]
     if not np.issubdtype(raster.dtype, np.integer) and not np.issubdtype(raster.dtype, np.bool_):

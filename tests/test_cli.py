@@ -527,3 +527,12 @@ def test_written_files_readable_by_group(tiny_checkpoint, tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert output.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_simulate_empty_raster(tiny_artifact, tmp_path):
+    path = tmp_path / "empty.npy"
+    np.save(path, np.zeros((0, INPUTS), dtype=np.int64))
+    output = tmp_path / "traces.npz"
+
+    assert_user_error(invoke("simulate", tiny_artifact, "--input", path, "-o", output), "is empty")
+    assert not output.exists()
