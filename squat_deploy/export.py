@@ -11,7 +11,7 @@ import torch
 from squat_deploy import __version__
 from squat_deploy.artifact import FORMAT_NAME, FORMAT_VERSION, Artifact, file_digest
 from squat_deploy.checkpoint import Checkpoint
-from squat_deploy.nn.arith import quantize_decay, quantize_threshold
+from squat_deploy.nn.arith import decay_constants, quantize_threshold
 from squat_deploy.nn.linear import IntegerLinear
 
 
@@ -72,10 +72,10 @@ def export_checkpoint(checkpoint: Checkpoint, checkpoint_path: str | Path | None
             "state_quant": None if config.state_quant is None else config.state_quant.to_dict(),
         }
         with torch.no_grad():
-            arrays[f"{name}.beta"] = _per_neuron(quantize_decay(neuron.beta, profile.decay_bits, profile.beta_range), config.size)
+            arrays[f"{name}.beta"] = _per_neuron(decay_constants(neuron.beta, profile, profile.beta_range), config.size)
             arrays[f"{name}.threshold"] = _per_neuron(quantize_threshold(neuron.threshold, profile), config.size)
             if neuron.alpha is not None:
-                arrays[f"{name}.alpha"] = _per_neuron(quantize_decay(neuron.alpha, profile.decay_bits, profile.alpha_range), config.size)
+                arrays[f"{name}.alpha"] = _per_neuron(decay_constants(neuron.alpha, profile, profile.alpha_range), config.size)
                 entry["alpha"] = f"{name}.alpha"
             if neuron.recurrent_linear is not None:
                 entry["recurrent"] = _dense_entry(

@@ -20,6 +20,9 @@ from squat_deploy.quant.modes import Comparator, Overflow, Reset, Rounding, pars
 WEIGHT_SCALES = ("power_of_two", "multiplier_shift")
 GRANULARITIES = ("per_tensor", "per_channel")
 RESET_TIMINGS = ("next_step", "same_step")
+DECAY_KINDS = ("multiply", "subtract_shift")
+SYNAPSE_MODES = ("decay_then_add", "add_events_then_decay")
+NEURON_TYPE_NAMES = ("Leaky", "RLeaky", "Synaptic", "RSynaptic")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +34,8 @@ class Resources:
     synapses_per_core: int
     memory_per_core_bytes: int
     max_fan_in: int
+    max_inputs: int
+    max_outputs: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,9 +63,11 @@ class TargetProfile:
     state_bits: int
     state_frac_bits: int
     state_overflow: Overflow
+    saturate_increment: bool
     rescale_rounding: Rounding
     level_tables: bool
     max_level_bits: int
+    decay_kind: str
     decay_bits: int
     decay_rounding: Rounding
     beta_min: int
@@ -72,6 +79,10 @@ class TargetProfile:
     comparator: Comparator
     resets: tuple[Reset, ...]
     reset_timing: str
+    synapse: str
+    neuron_types: tuple[str, ...]
+    max_spikes: int
+    max_spikes_output: int
     bias: bool
     max_input_events: int
     input_delay: int
@@ -117,11 +128,13 @@ class TargetProfile:
                 "bits": self.state_bits,
                 "frac_bits": self.state_frac_bits,
                 "overflow": self.state_overflow.value,
+                "saturate_increment": self.saturate_increment,
                 "rescale_rounding": self.rescale_rounding.value,
                 "level_tables": self.level_tables,
                 "max_level_bits": self.max_level_bits,
             },
             "decay": {
+                "kind": self.decay_kind,
                 "bits": self.decay_bits,
                 "rounding": self.decay_rounding.value,
                 "beta_min": self.beta_min,
@@ -134,6 +147,10 @@ class TargetProfile:
                 "comparator": self.comparator.value,
                 "resets": [reset.value for reset in self.resets],
                 "reset_timing": self.reset_timing,
+                "synapse": self.synapse,
+                "types": list(self.neuron_types),
+                "max_spikes": self.max_spikes,
+                "max_spikes_output": self.max_spikes_output,
                 "bias": self.bias,
                 "max_input_events": self.max_input_events,
                 "input_delay": self.input_delay,
@@ -210,9 +227,11 @@ def profile_from_dict(data: dict[str, Any], source: str) -> TargetProfile:
         state_bits=state.integer("bits", 4, 32),
         state_frac_bits=state.integer("frac_bits", 0, 40),
         state_overflow=state.enum("overflow", Overflow),
+        saturate_increment=state.boolean("saturate_increment", default=False),
         rescale_rounding=state.enum("rescale_rounding", Rounding),
         level_tables=state.boolean("level_tables"),
         max_level_bits=state.integer("max_level_bits", 1, 16, default=8),
+        decay_kind=decay.choice("kind", DECAY_KINDS, default="multiply"),
         decay_bits=decay_bits,
         decay_rounding=decay.enum("rounding", Rounding),
         beta_min=decay.integer("beta_min", 0, 1 << decay_bits, default=0),
@@ -224,6 +243,10 @@ def profile_from_dict(data: dict[str, Any], source: str) -> TargetProfile:
         comparator=neuron.enum("comparator", Comparator),
         resets=tuple(neuron.enum_list("resets", Reset)),
         reset_timing=neuron.choice("reset_timing", RESET_TIMINGS, default="next_step"),
+        synapse=neuron.choice("synapse", SYNAPSE_MODES, default="decay_then_add"),
+        neuron_types=tuple(neuron.choice_list("types", NEURON_TYPE_NAMES, default=list(NEURON_TYPE_NAMES))),
+        max_spikes=neuron.integer("max_spikes", 1, 255, default=1),
+        max_spikes_output=neuron.integer("max_spikes_output", 1, 255, default=1),
         bias=neuron.boolean("bias", default=True),
         max_input_events=neuron.integer("max_input_events", 1, 1 << 16, default=1),
         input_delay=neuron.integer("input_delay", 0, 1, default=0),
@@ -234,6 +257,8 @@ def profile_from_dict(data: dict[str, Any], source: str) -> TargetProfile:
             synapses_per_core=resources.integer("synapses_per_core", 1, 1 << 40),
             memory_per_core_bytes=resources.integer("memory_per_core_bytes", 1, 1 << 40),
             max_fan_in=resources.integer("max_fan_in", 1, 1 << 30),
+            max_inputs=resources.integer("max_inputs", 1, 1 << 30, default=1 << 30),
+            max_outputs=resources.integer("max_outputs", 1, 1 << 30, default=1 << 30),
         ),
     )
     for table in (reader, weights, accumulator, current, state, decay, threshold, neuron, resources):
@@ -243,6 +268,10 @@ def profile_from_dict(data: dict[str, Any], source: str) -> TargetProfile:
     for name, (low, high) in (("beta", profile.beta_range), ("alpha", profile.alpha_range)):
         if low > high:
             raise UserError(f"{source}: decay.{name}_min ({low}) is above decay.{name}_max ({high})")
+        if profile.decay_kind == "subtract_shift" and high > 62:
+            raise UserError(f"{source}: decay.{name}_max ({high}) is a shift of a 64-bit value; use at most 62")
+    if (profile.max_spikes > 1 or profile.max_spikes_output > 1) and profile.reset_timing != "same_step":
+        raise UserError(f"{source}: neuron.max_spikes above 1 needs neuron.reset_timing = \"same_step\"")
     if profile.state_frac_bits >= profile.state_bits:
         raise UserError(
             f"{source}: state.frac_bits ({profile.state_frac_bits}) must be below state.bits "
@@ -299,6 +328,15 @@ class _Reader:
         if value not in allowed:
             raise UserError(f"{self._where(key)}: invalid value {value!r}; allowed values are {', '.join(map(repr, allowed))}")
         return value
+
+    def choice_list(self, key: str, allowed: tuple[str, ...], default: Any = None) -> list[str]:
+        values = self._get(key, _MISSING if default is None else default)
+        if not isinstance(values, list) or not values:
+            raise UserError(f"{self._where(key)} must be a non-empty list")
+        for value in values:
+            if value not in allowed:
+                raise UserError(f"{self._where(key)}: invalid value {value!r}; allowed values are {', '.join(map(repr, allowed))}")
+        return values
 
     def enum(self, key: str, enum_type):
         value = self._get(key, _MISSING)

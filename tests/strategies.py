@@ -14,12 +14,19 @@ from squat_deploy.quant.modes import Comparator, Overflow, Reset, Rounding
 
 
 @st.composite
-def profiles(draw):
-    """Variants of the fpga-int8 profile with every arithmetic choice drawn."""
+def profiles(draw, event_synapse: bool = True):
+    """Variants of the fpga-int8 profile with every arithmetic choice drawn.
+
+    ``event_synapse`` allows the synaptic current that adds events one at a
+    time, which the fake-quantized training path only approximates.
+    """
     base = load_target("fpga-int8")
     state_bits = draw(st.integers(8, 16))
     frac_bits = draw(st.integers(3, state_bits - 3))
-    decay_bits = draw(st.integers(2, 12))
+    decay_kind = draw(st.sampled_from(["multiply", "subtract_shift"]))
+    decay_bits = draw(st.integers(2, 12)) if decay_kind == "multiply" else 4
+    reset_timing = draw(st.sampled_from(["next_step", "same_step"]))
+    synapses = ["decay_then_add", "add_events_then_decay"] if event_synapse else ["decay_then_add"]
     threshold_shift = draw(st.integers(0, 2))
     min_shift = draw(st.integers(-12, 0))
     return dataclasses.replace(
@@ -37,6 +44,7 @@ def profiles(draw):
         rescale_rounding=draw(st.sampled_from(list(Rounding))),
         weight_min_shift=min_shift,
         weight_max_shift=draw(st.integers(min_shift, 12)),
+        decay_kind=decay_kind,
         decay_bits=decay_bits,
         decay_rounding=draw(st.sampled_from(list(Rounding))),
         beta_min=draw(st.integers(0, 1)),
@@ -45,7 +53,11 @@ def profiles(draw):
         threshold_bits=draw(st.integers(frac_bits + 3 - threshold_shift, 16)),
         threshold_shift=threshold_shift,
         comparator=draw(st.sampled_from(list(Comparator))),
-        reset_timing=draw(st.sampled_from(["next_step", "same_step"])),
+        reset_timing=reset_timing,
+        synapse=draw(st.sampled_from(synapses)),
+        saturate_increment=draw(st.booleans()),
+        max_spikes=draw(st.integers(1, 4)) if reset_timing == "same_step" else 1,
+        max_spikes_output=draw(st.integers(1, 2)) if reset_timing == "same_step" else 1,
         input_delay=draw(st.integers(0, 1)),
         dense_delay=draw(st.integers(0, 1)),
     )

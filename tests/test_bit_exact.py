@@ -53,9 +53,10 @@ def test_simulator_matches_torch_target(config, profile, seed, weight_gain, step
     try:
         graph = compile_artifact(export_checkpoint(_checkpoint(network)))
     except WidthError as error:
-        # A narrow shift range can round a whole layer to zero, which the
-        # compiler rightly rejects; such a model has nothing to compare.
-        assume("rounds to zero" not in str(error))
+        # A narrow shift range can round a whole layer to zero, and a level
+        # table can outgrow a narrow current; the compiler rightly rejects
+        # both, and such a model has nothing to compare.
+        assume("rounds to zero" not in str(error) and "current and state" not in str(error))
         raise
     rng = np.random.default_rng(seed)
     raster = (rng.random((5, steps, config.input_size)) < density).astype(np.uint8)
@@ -66,7 +67,7 @@ def test_simulator_matches_torch_target(config, profile, seed, weight_gain, step
 
 
 @settings(max_examples=60, deadline=None)
-@given(config=network_configs(), profile=profiles(), seed=st.integers(0, 2**16), weight_gain=st.sampled_from([1.0, 4.0, 40.0]))
+@given(config=network_configs(), profile=profiles(event_synapse=False), seed=st.integers(0, 2**16), weight_gain=st.sampled_from([1.0, 4.0, 40.0]))
 def test_fake_quant_float64_equals_target(config, profile, seed, weight_gain):
     """Training arithmetic in float64 rounds exactly as the integer step."""
     network = _random_network(config, profile, seed, weight_gain).double()

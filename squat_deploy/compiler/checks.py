@@ -19,13 +19,29 @@ def _signed_max(bits: int) -> int:
 
 def check_graph(graph: IntegerGraph) -> None:
     """Check every layer of ``graph`` against its profile."""
+    profile = graph.profile
+    target = f"target {profile.name!r}"
+    if graph.input_size > profile.resources.max_inputs:
+        raise WidthError(
+            f"the model has {graph.input_size} inputs but {target} takes at most {profile.resources.max_inputs} "
+            f"({graph.input_size - profile.resources.max_inputs} too many); reduce the input channels"
+        )
+    outputs = graph.layers[-1].size
+    if outputs > profile.resources.max_outputs:
+        raise WidthError(
+            f"the model has {outputs} output neurons but {target} has at most {profile.resources.max_outputs} "
+            f"({outputs - profile.resources.max_outputs} too many); use fewer classes"
+        )
     for layer in graph.layers:
-        check_layer(layer, graph.profile)
+        check_layer(layer, profile)
 
 
 def check_layer(layer: NeuronOp, profile: TargetProfile) -> None:
     where = f"layer {layer.name!r}"
     target = f"target {profile.name!r}"
+    if layer.neuron_type not in profile.neuron_types:
+        allowed = ", ".join(profile.neuron_types)
+        raise WidthError(f"{where}: neuron type {layer.neuron_type} is not supported by {target} (supported: {allowed}); train with one of those")
     if layer.reset not in profile.resets:
         allowed = ", ".join(reset.value for reset in profile.resets)
         raise WidthError(f"{where}: reset {layer.reset.value!r} is not supported by {target} (supported: {allowed}); train with one of those")
@@ -35,9 +51,11 @@ def check_layer(layer: NeuronOp, profile: TargetProfile) -> None:
             f"{where}: fan-in {fan_in} exceeds the {target} limit of {profile.resources.max_fan_in} by "
             f"{fan_in - profile.resources.max_fan_in}; use fewer inputs per neuron"
         )
-    _check_dense(layer.dense, f"{where} dense weights", profile)
+    # Events that add straight into a saturating synaptic current need no accumulator.
+    has_accumulator = not (layer.synaptic and profile.synapse == "add_events_then_decay")
+    _check_dense(layer.dense, f"{where} dense weights", profile, has_accumulator)
     if layer.recurrent is not None:
-        _check_dense(layer.recurrent, f"{where} recurrent weights", profile)
+        _check_dense(layer.recurrent, f"{where} recurrent weights", profile, has_accumulator)
 
     for label, constants, (low, high) in (("beta", layer.beta, profile.beta_range), ("alpha", layer.alpha, profile.alpha_range)):
         if constants is None:
@@ -73,7 +91,7 @@ def check_layer(layer: NeuronOp, profile: TargetProfile) -> None:
         _check_levels(layer, where, target, profile)
 
 
-def _check_dense(dense: DenseOp, where: str, profile: TargetProfile) -> None:
+def _check_dense(dense: DenseOp, where: str, profile: TargetProfile, has_accumulator: bool = True) -> None:
     target = f"target {profile.name!r}"
     low, high = profile.weight_min, profile.weight_max
     if dense.weight.size and (dense.weight.min() < low or dense.weight.max() > high):
@@ -96,7 +114,7 @@ def _check_dense(dense: DenseOp, where: str, profile: TargetProfile) -> None:
             f"no signal; check the trained weights or use more weight bits"
         )
     accumulator_max = _signed_max(profile.accumulator_bits)
-    if dense.max_accumulator > accumulator_max:
+    if has_accumulator and dense.max_accumulator > accumulator_max:
         raise WidthError(
             f"{where}: the worst-case accumulator sum {dense.max_accumulator} exceeds the {profile.accumulator_bits}-bit "
             f"accumulator of {target} (max {accumulator_max}); reduce the fan-in or the weight magnitudes, or widen the accumulator"
@@ -143,10 +161,15 @@ def _check_levels(layer: NeuronOp, where: str, target: str, profile: TargetProfi
         raise WidthError(f"{where}: level table has {levels.size} entries, expected 2**{layer.level_bits} = {1 << layer.level_bits}")
     if np.any(np.diff(levels) < 0):
         raise WidthError(f"{where}: level table is not sorted ascending; export the model again")
-    state_max = _signed_max(profile.state_bits)
+    bits = profile.state_bits
+    if layer.synaptic:
+        # The synaptic current snaps to the same table, so it must fit the current width too.
+        bits = min(bits, profile.current_bits)
+    state_max = _signed_max(bits)
     outside = levels[(levels < -state_max - 1) | (levels > state_max)]
     if outside.size:
+        width = "state" if bits == profile.state_bits else "current and state"
         raise WidthError(
-            f"{where}: level {int(outside[0])} does not fit the {profile.state_bits}-bit state of {target}; "
+            f"{where}: level {int(outside[0])} does not fit the {bits}-bit {width} of {target}; "
             f"narrow the level range (lower_limit, upper_limit) or use a wider state"
         )

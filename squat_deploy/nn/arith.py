@@ -13,7 +13,7 @@ import torch
 from squat_deploy.nn.surrogate import spike
 from squat_deploy.quant.fixed import int_overflow, int_round_shift, ste_overflow, ste_round, straight_through
 from squat_deploy.quant.levels import snap
-from squat_deploy.quant.modes import Comparator
+from squat_deploy.quant.modes import Comparator, Overflow
 from squat_deploy.profiles import TargetProfile
 
 
@@ -25,6 +25,25 @@ def quantize_decay(value: torch.Tensor, bits: int, limits: tuple[int, int]) -> t
     """
     scaled = torch.round(value.detach().double().clamp(0, 1) * 2.0**bits)
     return scaled.clamp(*limits).long()
+
+
+def decay_constants(value: torch.Tensor, profile: TargetProfile, limits: tuple[int, int]) -> torch.Tensor:
+    """Return the integer decay constants of ``value`` for the profile's decay kind.
+
+    ``multiply``: ``k`` with ``value ~= k / 2**bits``. ``subtract_shift``: the
+    shift ``d`` of ``x - (x >> d)``, so ``value ~= 1 - 2**-d``. Both are clamped
+    to ``limits``.
+    """
+    if profile.decay_kind == "multiply":
+        return quantize_decay(value, profile.decay_bits, limits)
+    remaining = (1 - value.detach().double().clamp(0, 1)).clamp(min=2.0**-40)
+    return torch.round(-torch.log2(remaining)).clamp(*limits).long()
+
+
+def subtract_shift_leak(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Return ``x >> shift`` on integer values, made +-1 where it would be 0 for a nonzero ``x``."""
+    leak = torch.floor(x / 2.0**shift) if x.is_floating_point() else x >> shift
+    return torch.where((leak == 0) & (x != 0), torch.sign(x), leak)
 
 
 def quantize_threshold(value: torch.Tensor, profile: TargetProfile) -> torch.Tensor:
@@ -59,7 +78,7 @@ class FloatArith:
     def snap(self, x):
         return x if self.levels is None else snap(x, self.levels)
 
-    def fire(self, mem, threshold):
+    def fire(self, mem, threshold, max_spikes=1):
         return spike(mem - threshold)
 
     def reset_signal(self, mem, threshold):
@@ -76,9 +95,18 @@ class FakeQuantArith:
         self.inclusive = profile.comparator is Comparator.GREATER_EQUAL
 
     def decay(self, state, factor, limits):
-        bits = self.profile.decay_bits
-        factor_q = straight_through(factor, quantize_decay(factor, bits, limits).to(factor.dtype) / 2.0**bits)
-        return ste_round(factor_q * state * self.lsbs, self.profile.decay_rounding) / self.lsbs
+        profile = self.profile
+        constants = decay_constants(factor, profile, limits)
+        if profile.decay_kind == "subtract_shift":
+            factor_q = straight_through(factor, (1 - 2.0 ** -constants.double()).to(factor.dtype))
+            lsbs = state * self.lsbs
+            exact = (lsbs.detach() - subtract_shift_leak(lsbs.detach(), constants)) / self.lsbs
+            return straight_through(factor_q * state, exact)
+        factor_q = straight_through(factor, constants.to(factor.dtype) / 2.0**profile.decay_bits)
+        return ste_round(factor_q * state * self.lsbs, profile.decay_rounding) / self.lsbs
+
+    def wrap_state(self, x):
+        return ste_overflow(x * self.lsbs, self.profile.state_bits, Overflow.WRAP) / self.lsbs
 
     def threshold(self, threshold):
         return straight_through(threshold, quantize_threshold(threshold, self.profile).to(threshold.dtype) / self.lsbs)
@@ -92,8 +120,17 @@ class FakeQuantArith:
     def snap(self, x):
         return x if self.levels is None else snap(x, self.levels)
 
-    def fire(self, mem, threshold):
-        return spike(mem - threshold, inclusive=self.inclusive)
+    def fire(self, mem, threshold, max_spikes=1):
+        first = spike(mem - threshold, inclusive=self.inclusive)
+        if max_spikes == 1:
+            return first
+        # Further spikes of the step count without a gradient of their own. With
+        # ">" a membrane of exactly k thresholds fires k - 1 times, so one LSB comes off.
+        excess = mem.detach() - threshold.detach()
+        if not self.inclusive:
+            excess = excess - 1 / self.lsbs
+        extra = torch.floor(excess / threshold.detach()).clamp(0, max_spikes - 1)
+        return first + extra * first.detach()
 
     def reset_signal(self, mem, threshold):
         return spike(mem - threshold, inclusive=self.inclusive).detach()
@@ -112,8 +149,13 @@ class IntegerArith:
         self.levels = levels
 
     def decay(self, state, factor, limits):
-        constant = quantize_decay(factor, self.profile.decay_bits, limits)
+        constant = decay_constants(factor, self.profile, limits)
+        if self.profile.decay_kind == "subtract_shift":
+            return state - subtract_shift_leak(state, constant)
         return int_round_shift(state * constant, self.profile.decay_bits, self.profile.decay_rounding)
+
+    def wrap_state(self, x):
+        return int_overflow(x, self.profile.state_bits, Overflow.WRAP)
 
     def threshold(self, threshold):
         return quantize_threshold(threshold, self.profile)
@@ -127,10 +169,13 @@ class IntegerArith:
     def snap(self, x):
         return x if self.levels is None else snap(x, self.levels)
 
-    def fire(self, mem, threshold):
-        if self.profile.comparator is Comparator.GREATER_EQUAL:
-            return (mem >= threshold).long()
-        return (mem > threshold).long()
+    def fire(self, mem, threshold, max_spikes=1):
+        # Excess is >= 0 exactly when the comparator fires.
+        excess = mem - threshold if self.profile.comparator is Comparator.GREATER_EQUAL else mem - threshold - 1
+        if max_spikes == 1:
+            return (excess >= 0).long()
+        counts = (torch.div(excess, threshold, rounding_mode="floor") + 1).clamp(max=max_spikes)
+        return torch.where(excess >= 0, counts, torch.zeros_like(counts))
 
     def reset_signal(self, mem, threshold):
         return self.fire(mem, threshold)

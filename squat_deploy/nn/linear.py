@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from squat_deploy.nn.context import Mode, QuantContext
-from squat_deploy.quant.fixed import int_range, int_round_shift, ste_round, straight_through
+from squat_deploy.quant.fixed import int_overflow, int_range, int_round_shift, ste_round, straight_through
 from squat_deploy.profiles import TargetProfile
 
 
@@ -128,6 +128,27 @@ class QuantLinear(nn.Module):
             grid = self.context.grid
             current = ste_round(current / grid, profile.rescale_rounding) * grid
         return current
+
+    def accumulate_events(self, start: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Add the inputs' contributions to ``start`` one input at a time, casting after each.
+
+        This is a synaptic current that saturates (or wraps) on every
+        addition, in ascending input order. The ``n`` events of one input add
+        as one contribution, which equals ``n`` single additions because they
+        all have the same sign.
+        """
+        params = self.frozen if self.frozen is not None else self.integer()
+        profile = self.context.profile
+        total = start
+        if params.bias is not None:
+            added = int_overflow(total + params.bias, profile.current_bits, profile.current_overflow)
+            total = torch.where(params.bias != 0, added, total)
+        counts = x.long()
+        for j in range(params.weight.shape[1]):
+            contribution = int_round_shift(counts[:, j : j + 1] * params.weight[:, j] * params.multiplier, params.shift, profile.rescale_rounding)
+            added = int_overflow(total + contribution, profile.current_bits, profile.current_overflow)
+            total = torch.where(counts[:, j : j + 1] != 0, added, total)
+        return total
 
     def _forward_integer(self, x: torch.Tensor) -> torch.Tensor:
         params = self.frozen if self.frozen is not None else self.integer()

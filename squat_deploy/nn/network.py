@@ -110,6 +110,7 @@ class SpikingNetwork(nn.Module):
                 )
             )
             fan_in = layer.size
+        self.neurons[-1].is_output = True
 
     @contextlib.contextmanager
     def mode(self, mode: Mode | str, float_state_quant: bool = False):
@@ -161,7 +162,7 @@ class SpikingNetwork(nn.Module):
             for index, (linear, neuron) in enumerate(zip(self.linears, self.neurons)):
                 if quantized and delays[index] == 1:
                     incoming, previous_spikes[index] = previous_spikes[index], incoming
-                spikes, states[index] = neuron(linear(incoming), states[index])
+                spikes, states[index] = neuron(linear(incoming), states[index], events=(linear, incoming))
                 traces["spikes"][index].append(spikes)
                 if record:
                     traces["mem"][index].append(states[index].mem)

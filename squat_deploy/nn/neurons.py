@@ -104,6 +104,8 @@ class QuantNeuron(nn.Module):
         self.alpha = _parameter(alpha, learn_alpha) if self.synaptic else None
         self.threshold = _parameter(threshold, learn_threshold)
         self.recurrent_linear = QuantLinear(size, size, context, bias=recurrent_bias) if self.recurrent else None
+        # Set by the network on its last layer, whose spike count per step may be capped lower.
+        self.is_output = False
         self._float_levels = None
         self._integer_levels = None
         if state_quant is not None:
@@ -137,36 +139,46 @@ class QuantNeuron(nn.Module):
             spk=zeros if self.recurrent else None,
         )
 
-    def forward(self, current: torch.Tensor, state: NeuronState) -> tuple[torch.Tensor, NeuronState]:
-        """Advance one step; return the spikes and the new state."""
+    def forward(self, current: torch.Tensor, state: NeuronState, events=None) -> tuple[torch.Tensor, NeuronState]:
+        """Advance one step; return the spikes and the new state.
+
+        ``events`` is ``(linear, spikes)``, the dense connection and its input
+        spikes behind ``current``. Targets that add events one at a time into
+        the synaptic current (``neuron.synapse = "add_events_then_decay"``)
+        need it in target mode.
+        """
         arith = self.arithmetic()
         profile = self.context.profile
+        quantized = self.context.mode is not Mode.FLOAT
         threshold = arith.threshold(self.threshold)
-        same_step = self.context.mode is not Mode.FLOAT and profile.reset_timing == "same_step"
+        same_step = quantized and profile.reset_timing == "same_step"
         reset = None if same_step else arith.reset_signal(state.mem, threshold)
-        feedback = self.recurrent_linear(state.spk) if self.recurrent else None
 
         mem_before = state.mem
         if reset is not None and self.reset_mechanism is Reset.ZERO and self.neuron_type == "Leaky":
             mem_before = (1 - reset) * mem_before
 
         syn = None
-        if self.synaptic:
+        if self.synaptic and quantized and profile.synapse == "add_events_then_decay":
+            syn = arith.decay(self._add_events(arith, state, current, events), self.alpha, profile.alpha_range)
+            mem = self._membrane(arith, mem_before, syn)
+        elif self.synaptic:
+            feedback = self.recurrent_linear(state.spk) if self.recurrent else None
             syn = arith.decay(state.syn, self.alpha, profile.alpha_range) + current
             if feedback is not None:
                 syn = syn + feedback
             syn = arith.cast_current(syn)
-            mem = arith.decay(mem_before, self.beta, profile.beta_range) + syn
-        elif isinstance(arith, FloatArith):
+            mem = self._membrane(arith, mem_before, syn)
+        elif not quantized:
             # snnTorch's order of the sums, so float mode matches it bit for bit.
             mem = arith.decay(mem_before, self.beta, profile.beta_range) + current
-            if feedback is not None:
-                mem = mem + feedback
+            if self.recurrent:
+                mem = mem + self.recurrent_linear(state.spk)
         else:
             # The input current passes the current register, as in a Synaptic
             # neuron whose current does not persist.
-            total = current if feedback is None else current + feedback
-            mem = arith.decay(mem_before, self.beta, profile.beta_range) + arith.cast_current(total)
+            total = current if not self.recurrent else current + self.recurrent_linear(state.spk)
+            mem = self._membrane(arith, mem_before, arith.cast_current(total))
 
         if reset is not None and self.reset_mechanism is Reset.SUBTRACT:
             mem = mem - reset * threshold
@@ -176,17 +188,43 @@ class QuantNeuron(nn.Module):
         mem = arith.snap(arith.cast_state(mem))
         if syn is not None:
             syn = arith.snap(syn)
-        spk = arith.fire(mem, threshold)
+        max_spikes = 1
+        if quantized:
+            max_spikes = profile.max_spikes_output if self.is_output else profile.max_spikes
+        spk = arith.fire(mem, threshold, max_spikes)
         if same_step:
             mem = self._reset_now(arith, mem, spk.detach(), threshold)
         return spk, NeuronState(mem=mem, syn=syn, spk=spk if self.recurrent else None)
+
+    def _membrane(self, arith, mem, syn):
+        """Return ``decay(mem) + syn``, saturating the increment first where the profile says so."""
+        profile = self.context.profile
+        decayed = arith.decay(mem, self.beta, profile.beta_range)
+        if self.context.mode is Mode.FLOAT or not profile.saturate_increment:
+            return decayed + syn
+        # Xylo computes the increment -leak + syn in the state width before adding it.
+        increment = arith.cast_state(arith.wrap_state(decayed - mem) + syn)
+        return mem + increment
+
+    def _add_events(self, arith, state, current, events):
+        """Add this step's input events, then the recurrent ones, into the synaptic current."""
+        if self.context.mode is Mode.TARGET:
+            linear, spikes = events
+            syn = linear.accumulate_events(state.syn, spikes)
+            if self.recurrent:
+                syn = self.recurrent_linear.accumulate_events(syn, state.spk)
+            return syn
+        total = state.syn + current
+        if self.recurrent:
+            total = total + self.recurrent_linear(state.spk)
+        return arith.cast_current(total)
 
     def _reset_now(self, arith, mem, spk, threshold):
         """Apply the reset in the step that fired (``reset_timing = "same_step"``)."""
         if self.reset_mechanism is Reset.SUBTRACT:
             return arith.snap(arith.cast_state(mem - spk * threshold))
         if self.reset_mechanism is Reset.ZERO:
-            return arith.snap(mem * (1 - spk))
+            return arith.snap(mem * (spk == 0).to(mem.dtype))
         return mem
 
 

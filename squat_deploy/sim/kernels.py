@@ -108,6 +108,27 @@ def fires(mem, threshold, comparator):
     return mem > threshold
 
 
+@numba.njit(cache=True, inline="always")
+def spike_count(mem, threshold, comparator, max_spikes):
+    """Return how many spikes ``mem`` fires: once per threshold it clears, at most ``max_spikes``."""
+    excess = mem - threshold if comparator == 1 else mem - threshold - 1
+    if excess < 0:
+        return 0
+    count = excess // threshold + 1
+    return count if count < max_spikes else max_spikes
+
+
+@numba.njit(cache=True, inline="always")
+def decay_value(value, constant, kind, bits, rounding):
+    """Decay ``value``: ``round_shift(value * k, bits)`` (kind 0) or ``value - (value >> d)`` (kind 1)."""
+    if kind == 0:
+        return round_shift(value * constant, bits, rounding)
+    leak = value >> constant
+    if leak == 0 and value != 0:
+        leak = 1 if value > 0 else -1
+    return value - leak
+
+
 @numba.njit(cache=True, parallel=True)
 def run_layer(
     inputs,  # (batch, time, fan_in) int64 event counts
@@ -131,6 +152,7 @@ def run_layer(
     reset_same_step,
     comparator,
     rescale_rounding,
+    decay_kind,
     decay_bits,
     decay_rounding,
     current_bits,
@@ -138,6 +160,9 @@ def run_layer(
     state_bits,
     state_overflow,
     input_delay,
+    synapse_events,
+    saturate_increment,
+    max_spikes,
 ):
     """Run one layer over every sample and step.
 
@@ -157,31 +182,58 @@ def run_layer(
         last_spikes = np.zeros(neurons, dtype=np.int64)
         current = np.zeros(neurons, dtype=np.int64)
         for t in range(steps):
-            # Feed-forward accumulation over the events of this step only.
-            for i in range(neurons):
-                current[i] = bias[i]
             source = t - input_delay
-            if source >= 0:
-                for j in range(fan_in):
-                    events = inputs[b, source, j]
-                    if events != 0:
-                        for i in range(neurons):
-                            current[i] += weight[i, j] * events
-            for i in range(neurons):
-                current[i] = round_shift(current[i] * multiplier[i], shift[i], rescale_rounding)
-
             feedback = np.zeros(neurons, dtype=np.int64)
-            if has_recurrent:
+            if synapse_events:
+                # Every input's events add into the synaptic current and are
+                # cast at once, in ascending input order, then the recurrent ones.
                 for i in range(neurons):
-                    feedback[i] = recurrent_bias[i]
-                for j in range(neurons):
-                    if last_spikes[j] != 0:
-                        for i in range(neurons):
-                            feedback[i] += recurrent_weight[i, j]
+                    syn[i] = fit_width(syn[i] + bias[i], current_bits, current_overflow) if bias[i] != 0 else syn[i]
+                if source >= 0:
+                    for j in range(fan_in):
+                        events = inputs[b, source, j]
+                        if events != 0:
+                            for i in range(neurons):
+                                added = round_shift(weight[i, j] * events * multiplier[i], shift[i], rescale_rounding)
+                                syn[i] = fit_width(syn[i] + added, current_bits, current_overflow)
+                if has_recurrent:
+                    for i in range(neurons):
+                        if recurrent_bias[i] != 0:
+                            syn[i] = fit_width(syn[i] + recurrent_bias[i], current_bits, current_overflow)
+                    for j in range(neurons):
+                        if last_spikes[j] != 0:
+                            for i in range(neurons):
+                                added = round_shift(
+                                    recurrent_weight[i, j] * last_spikes[j] * recurrent_multiplier[i],
+                                    recurrent_shift[i],
+                                    rescale_rounding,
+                                )
+                                syn[i] = fit_width(syn[i] + added, current_bits, current_overflow)
                 for i in range(neurons):
-                    feedback[i] = round_shift(
-                        feedback[i] * recurrent_multiplier[i], recurrent_shift[i], rescale_rounding
-                    )
+                    current[i] = 0
+            else:
+                # Feed-forward accumulation over the events of this step only.
+                for i in range(neurons):
+                    current[i] = bias[i]
+                if source >= 0:
+                    for j in range(fan_in):
+                        events = inputs[b, source, j]
+                        if events != 0:
+                            for i in range(neurons):
+                                current[i] += weight[i, j] * events
+                for i in range(neurons):
+                    current[i] = round_shift(current[i] * multiplier[i], shift[i], rescale_rounding)
+                if has_recurrent:
+                    for i in range(neurons):
+                        feedback[i] = recurrent_bias[i]
+                    for j in range(neurons):
+                        if last_spikes[j] != 0:
+                            for i in range(neurons):
+                                feedback[i] += recurrent_weight[i, j] * last_spikes[j]
+                    for i in range(neurons):
+                        feedback[i] = round_shift(
+                            feedback[i] * recurrent_multiplier[i], recurrent_shift[i], rescale_rounding
+                        )
 
             for i in range(neurons):
                 # With a same-step reset the previous state is already reset.
@@ -189,13 +241,21 @@ def run_layer(
                 previous = mem[i]
                 if reset == 1 and zero_before_decay and was_above:
                     previous = 0
-                decayed = round_shift(previous * k_beta[i], decay_bits, decay_rounding)
-                if has_synapse:
-                    synapse = round_shift(syn[i] * k_alpha[i], decay_bits, decay_rounding)
+                decayed = decay_value(previous, k_beta[i], decay_kind, decay_bits, decay_rounding)
+                if has_synapse and synapse_events:
+                    synapse = decay_value(syn[i], k_alpha[i], decay_kind, decay_bits, decay_rounding)
+                elif has_synapse:
+                    synapse = decay_value(syn[i], k_alpha[i], decay_kind, decay_bits, decay_rounding)
                     synapse = fit_width(synapse + current[i] + feedback[i], current_bits, current_overflow)
-                    value = decayed + synapse
                 else:
-                    value = decayed + fit_width(current[i] + feedback[i], current_bits, current_overflow)
+                    synapse = fit_width(current[i] + feedback[i], current_bits, current_overflow)
+                if saturate_increment:
+                    # The increment -leak + synapse is cast to the state width first;
+                    # negating the leak wraps, as a 16-bit negation does.
+                    increment = fit_width(fit_width(decayed - previous, state_bits, 2) + synapse, state_bits, state_overflow)
+                    value = previous + increment
+                else:
+                    value = decayed + synapse
                 if was_above:
                     if reset == 0:
                         value -= threshold[i]
@@ -208,10 +268,10 @@ def run_layer(
                     value = levels[index]
                     if has_synapse:
                         synapse = levels[nearest_level(synapse, levels)]
-                spiked = fires(value, threshold[i], comparator)
-                if reset_same_step and spiked and reset != 2:
+                count = spike_count(value, threshold[i], comparator, max_spikes)
+                if reset_same_step and count > 0 and reset != 2:
                     if reset == 0:
-                        value = fit_width(value - threshold[i], state_bits, state_overflow)
+                        value = fit_width(value - count * threshold[i], state_bits, state_overflow)
                     else:
                         value = 0
                     if has_levels:
@@ -221,8 +281,8 @@ def run_layer(
                 mem[i] = value
                 if has_synapse:
                     syn[i] = synapse
-                last_spikes[i] = 1 if spiked else 0
-                spikes[b, t, i] = 1 if spiked else 0
+                last_spikes[i] = count
+                spikes[b, t, i] = count
                 mem_trace[b, t, i] = value
                 syn_trace[b, t, i] = syn[i]
     return spikes, mem_trace, syn_trace, index_trace

@@ -83,6 +83,7 @@ def simulate(graph: IntegerGraph, inputs: np.ndarray) -> SimulationResult:
             profile.reset_timing == "same_step",
             profile.comparator.code,
             profile.rescale_rounding.code,
+            0 if profile.decay_kind == "multiply" else 1,
             layer.decay_bits,
             profile.decay_rounding.code,
             layer.current_bits,
@@ -90,6 +91,9 @@ def simulate(graph: IntegerGraph, inputs: np.ndarray) -> SimulationResult:
             layer.state_bits,
             profile.state_overflow.code,
             layer.input_delay,
+            layer.synaptic and profile.synapse == "add_events_then_decay",
+            profile.saturate_increment,
+            profile.max_spikes_output if layer is graph.layers[-1] else profile.max_spikes,
         )
         result.layer_names.append(layer.name)
         result.spikes.append(spikes)
