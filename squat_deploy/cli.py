@@ -67,8 +67,8 @@ def train_options(function):
     options = [
         click.option("--target", default=TRAIN_DEFAULTS.target, show_default=True, help="Target profile name or TOML path; training fake-quantizes to its grids."),
         click.option("--hidden-size", type=click.IntRange(min=1), default=TRAIN_DEFAULTS.hidden_size, show_default=True, help="Neurons in the hidden layer."),
-        click.option("--hidden-type", type=click.Choice(["Leaky", "RLeaky", "Synaptic", "RSynaptic"]), default=TRAIN_DEFAULTS.hidden_type, show_default=True, help="Neuron type of the hidden layer."),
-        click.option("--output-type", type=click.Choice(["Leaky", "RLeaky", "Synaptic", "RSynaptic"]), default=TRAIN_DEFAULTS.output_type, show_default=True, help="Neuron type of the output layer."),
+        click.option("--hidden-type", type=click.Choice(["auto", "Leaky", "RLeaky", "Synaptic", "RSynaptic"]), default=TRAIN_DEFAULTS.hidden_type, show_default=True, help="Neuron type of the hidden layer; auto: RLeaky, or RSynaptic where the target has only synaptic neurons."),
+        click.option("--output-type", type=click.Choice(["auto", "Leaky", "RLeaky", "Synaptic", "RSynaptic"]), default=TRAIN_DEFAULTS.output_type, show_default=True, help="Neuron type of the output layer; auto: Leaky, or Synaptic likewise."),
         click.option("--reset", type=click.Choice(["auto", "subtract", "zero", "none"]), default=TRAIN_DEFAULTS.reset, show_default=True, help="Reset mechanism of every layer; auto takes the target's first supported one."),
         click.option("--steps", "num_steps", type=click.IntRange(min=1), default=TRAIN_DEFAULTS.num_steps, show_default=True, help="Time steps per sample."),
         click.option("--state-bits", callback=_state_bits, default=str(TRAIN_DEFAULTS.state_bits), show_default=True, help="Bits of the state level index, 'none' for full-width state, or 'auto': 4 where the target has level tables, else none."),
@@ -278,7 +278,13 @@ def _digits_test_set(encoding: dict, limit: int | None):
     recorded_limit = encoding.get("limit")
     if limit is None or (recorded_limit is not None and recorded_limit < limit):
         limit = recorded_limit
-    _, test_set = load_digits_split(encoding.get("num_steps") or 16, seed=encoding.get("split_seed", 0), limit=limit)
+    _, test_set = load_digits_split(
+        encoding.get("num_steps") or 16,
+        seed=encoding.get("split_seed", 0),
+        limit=limit,
+        pooling=encoding.get("pooling", 1),
+        classes=encoding.get("classes", 10),
+    )
     return test_set.spikes, test_set.labels
 
 

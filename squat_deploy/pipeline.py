@@ -37,7 +37,13 @@ def dataset_for(checkpoint: Checkpoint, split: str = "test") -> SpikeDataset:
     encoding = checkpoint.encoding
     if encoding.get("dataset") != "digits":
         raise UserError(f"this checkpoint was trained on {encoding.get('dataset')!r}; only 'digits' can be rebuilt here")
-    train_set, test_set = load_digits_split(encoding["num_steps"], seed=encoding.get("split_seed", 0), limit=encoding.get("limit"))
+    train_set, test_set = load_digits_split(
+        encoding["num_steps"],
+        seed=encoding.get("split_seed", 0),
+        limit=encoding.get("limit"),
+        pooling=encoding.get("pooling", 1),
+        classes=encoding.get("classes", 10),
+    )
     return test_set if split == "test" else train_set
 
 
@@ -61,6 +67,10 @@ def run_pipeline(
             f"target {profile.name!r} has no level tables, so a {resolved.state_bits}-bit quantized state cannot be "
             f"deployed; use --state-bits none, or --full-width-state to train with level tables and deploy full-width states"
         )
+    for label, neuron_type in (("--hidden-type", resolved.hidden_type), ("--output-type", resolved.output_type)):
+        if neuron_type not in profile.neuron_types:
+            allowed = ", ".join(profile.neuron_types)
+            raise UserError(f"target {profile.name!r} does not support {neuron_type} neurons; use {label} with one of: {allowed}")
     if resolved.reset not in {reset.value for reset in profile.resets}:
         allowed = ", ".join(reset.value for reset in profile.resets)
         raise UserError(f"target {profile.name!r} does not support reset {resolved.reset!r}; use --reset with one of: {allowed}")

@@ -36,14 +36,16 @@ class TrainConfig:
 
     target: str = "fpga-int8"
     hidden_size: int = 128
-    hidden_type: str = "RLeaky"
-    output_type: str = "Leaky"
+    hidden_type: str = "auto"  # RLeaky, or RSynaptic where the target has only synaptic neurons
+    output_type: str = "auto"  # Leaky, or Synaptic likewise
     reset: str = "auto"  # the target's first supported reset
     num_steps: int = 16
     state_bits: int | str | None = "auto"  # 4 where the target has level tables, else None
     state_scheme: str = "threshold-centered"
     lower_limit: float = 0.0
     upper_limit: float = 0.2
+    input_pooling: int | str = "auto"  # 2 where the target takes fewer than 64 inputs
+    classes: int | str = "auto"  # 10, or the target's output limit when lower
     learn_beta: bool = True
     learn_threshold: bool = False
     epochs: int = 15
@@ -59,6 +61,14 @@ class TrainConfig:
             config.reset = profile.resets[0].value
         if config.state_bits == "auto":
             config.state_bits = 4 if profile.level_tables else None
+        if config.input_pooling == "auto":
+            config.input_pooling = 1 if profile.resources.max_inputs >= 64 else 2
+        if config.classes == "auto":
+            config.classes = min(10, profile.resources.max_outputs)
+        if config.hidden_type == "auto":
+            config.hidden_type = "RLeaky" if "RLeaky" in profile.neuron_types else "RSynaptic"
+        if config.output_type == "auto":
+            config.output_type = "Leaky" if "Leaky" in profile.neuron_types else "Synaptic"
         return config
 
     def validate(self) -> None:
@@ -137,7 +147,9 @@ def train(config: TrainConfig, progress: bool = True) -> tuple[Checkpoint, dict[
     config = config.resolved(profile)
     config.validate()
     seed_everything(config.seed)
-    train_set, test_set = load_digits_split(config.num_steps, seed=config.seed, limit=config.limit)
+    train_set, test_set = load_digits_split(
+        config.num_steps, seed=config.seed, limit=config.limit, pooling=config.input_pooling, classes=config.classes
+    )
     network_config = config.network_config(train_set.spikes.shape[2], max(train_set.num_classes, test_set.num_classes))
     network = SpikingNetwork(network_config, profile)
     optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
@@ -174,7 +186,15 @@ def train(config: TrainConfig, progress: bool = True) -> tuple[Checkpoint, dict[
         network=network_config,
         profile=profile,
         state_dict={key: value.detach().clone() for key, value in network.state_dict().items()},
-        encoding={"dataset": "digits", "encoder": "rate_integrate_fire", "num_steps": config.num_steps, "split_seed": config.seed, "limit": config.limit},
+        encoding={
+            "dataset": "digits",
+            "encoder": "rate_integrate_fire",
+            "num_steps": config.num_steps,
+            "split_seed": config.seed,
+            "limit": config.limit,
+            "pooling": config.input_pooling,
+            "classes": config.classes,
+        },
         training={"config": dataclasses.asdict(requested), "resolved_config": dataclasses.asdict(config), "report": report},
     )
     return checkpoint, report
