@@ -124,3 +124,48 @@ def test_event_counts_over_target_limit():
     graph = compile_artifact(export_checkpoint(_checkpoint(_random_network(config, load_target("loihi1"), 0, 1.0))))
     with pytest.raises(UserError, match=r"takes 0 to 1 events per input per step"):
         simulate(graph, np.full((1, 3, 2), 2, dtype=np.uint8))
+
+
+@st.composite
+def shipped_profile_networks(draw):
+    """A random network that a randomly chosen shipped profile accepts."""
+    from squat_deploy.nn.network import LayerConfig, NetworkConfig
+    from squat_deploy.nn.neurons import StateQuantSpec
+    from squat_deploy.profiles import load_target, shipped_targets
+
+    profile = load_target(draw(st.sampled_from(sorted(shipped_targets()))))
+    resets = [reset.value for reset in profile.resets]
+    spec = StateQuantSpec(num_bits=draw(st.integers(1, 4))) if profile.level_tables and draw(st.booleans()) else None
+    layers = []
+    for name, size in (("hidden", draw(st.integers(1, 6))), ("output", draw(st.integers(1, min(4, profile.resources.max_outputs))))):
+        layers.append(
+            LayerConfig(
+                name=name,
+                neuron_type=draw(st.sampled_from(profile.neuron_types)),
+                size=size,
+                bias=profile.bias and draw(st.booleans()),
+                beta=draw(st.floats(0.0, 1.0)),
+                alpha=draw(st.floats(0.0, 1.0)),
+                threshold=draw(st.floats(0.25, 2.0)),
+                reset=draw(st.sampled_from(resets)),
+                state_quant=spec,
+            )
+        )
+    return profile, NetworkConfig(draw(st.integers(1, min(6, profile.resources.max_inputs))), layers)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=shipped_profile_networks(), seed=st.integers(0, 2**16), weight_gain=st.sampled_from([1.0, 4.0, 40.0]))
+def test_every_shipped_profile_bit_exact(case, seed, weight_gain):
+    profile, config = case
+    network = _random_network(config, profile, seed, weight_gain)
+    try:
+        graph = compile_artifact(export_checkpoint(_checkpoint(network)))
+    except WidthError as error:
+        assume("rounds to zero" not in str(error))
+        raise
+    rng = np.random.default_rng(seed)
+    events = rng.integers(0, profile.max_input_events + 1, size=(4, 10, config.input_size))
+    raster = np.where(rng.random(events.shape) < 0.5, events, 0).astype(np.uint8)
+    report = verify(network, graph, SpikeDataset(raster, np.zeros(4, dtype=np.int64), "random"))
+    assert report.first_mismatch is None, report.first_mismatch.describe()
