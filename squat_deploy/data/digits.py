@@ -6,9 +6,9 @@ the accumulator reaches 16. Over 16 steps a pixel of value ``v`` emits exactly
 ``v`` spikes, evenly spread, so the encoding is lossless and needs no random
 numbers.
 
-Targets with few input channels or output neurons get a reduced variant:
+Targets with few input channels or output neurons get a reduced variant.
 ``pooling = 2`` sums 2x2 pixel blocks into 16 channels of 0 to 64, which the
-same encoder turns into up to 4 events per channel and step, and ``classes``
+same encoder turns into up to 4 events per channel and step. ``classes``
 keeps only the digits below that number.
 """
 

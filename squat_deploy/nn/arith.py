@@ -2,7 +2,7 @@
 
 The neuron modules write their update once, in terms of the operations below;
 the context's mode picks the arithmetic. In integer arithmetic a state is an
-int64 count of state LSBs (``2**-state_frac_bits``); in the two float
+int64 count of state LSBs (``2**-state_frac_bits``). In the two float
 arithmetics it is a float value in the model's own units.
 """
 

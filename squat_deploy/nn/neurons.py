@@ -13,9 +13,9 @@ and ``cur`` the input current of step ``t``:
 then ``mem = snap(cast_state(mem))``, ``syn = snap(syn)`` and
 ``spk = [mem > threshold]``. Outside float mode a Leaky type's input current
 also passes ``cast_current``. Where the profile sets ``reset_timing =
-"same_step"`` (Loihi, Xylo) there is no reset term from the previous step;
-instead a spiking neuron's new membrane is reset at once: minus the threshold
-(subtract) or to zero (zero), then cast and snapped again. Reset to zero follows snnTorch 1.0, which differs
+"same_step"`` (Loihi, Xylo) there is no reset term from the previous step.
+Instead a spiking neuron's new membrane is reset at once, minus the threshold
+(subtract) or to zero (zero), and then cast and snapped again. Reset to zero follows snnTorch 1.0, which differs
 by type: Leaky clears the previous membrane before the decay, so the step's
 input survives (``mem = cur``); the other three set the new membrane to zero
 and keep the synaptic current. Reset ``none`` only integrates.
@@ -197,7 +197,7 @@ class QuantNeuron(nn.Module):
         return spk, NeuronState(mem=mem, syn=syn, spk=spk if self.recurrent else None)
 
     def _membrane(self, arith, mem, syn):
-        """Return ``decay(mem) + syn``, saturating the increment first where the profile says so."""
+        """Return ``decay(mem) + syn``, saturating the increment first where the profile sets ``saturate_increment``."""
         profile = self.context.profile
         decayed = arith.decay(mem, self.beta, profile.beta_range)
         if self.context.mode is Mode.FLOAT or not profile.saturate_increment:

@@ -11,10 +11,14 @@ implementations. All arithmetic is on int64 scalars. Symbols:
     thr       threshold in state LSBs
     L         level table (sorted); a quantized state is stored as an index
 
-Mode codes follow ``squat_deploy.quant.modes``: rounding 0 floor, 1 toward
-zero, 2 half up, 3 half down, 4 half toward zero, 5 half away from zero,
-6 half even; overflow 0 saturate, 1 symmetric saturate, 2 wrap; comparator
-0 ``>``, 1 ``>=``; reset 0 subtract, 1 zero, 2 none.
+The kernels take the modes of ``squat_deploy.quant.modes`` as integer codes:
+
+    rounding    0 floor, 1 toward zero, 2 half up, 3 half down,
+                4 half toward zero, 5 half away from zero, 6 half even
+    overflow    0 saturate, 1 symmetric saturate, 2 wrap
+    comparator  0 ``>``, 1 ``>=``
+    reset       0 subtract, 1 zero, 2 none
+    decay kind  0 multiply and shift, 1 subtract a shifted copy
 """
 
 from __future__ import annotations
