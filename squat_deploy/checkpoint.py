@@ -19,7 +19,7 @@ CHECKPOINT_VERSION = 1
 
 @dataclasses.dataclass
 class Checkpoint:
-    """What ``squat train`` saves and ``squat export`` and ``squat verify`` read."""
+    """Trained model as ``squat train`` saves it and ``squat export`` and ``squat verify`` read it."""
 
     network: NetworkConfig
     profile: TargetProfile

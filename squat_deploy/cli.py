@@ -172,20 +172,31 @@ def compile_command(artifact: str, target: str | None, as_json: bool) -> None:
             )
 
 
-def _footprint_table(footprint) -> str:
+def _footprint_table(footprint: dict) -> str:
+    """Format ``Footprint.to_dict()`` as a table of bytes per layer and a cores line."""
     from squat_deploy.compiler.footprint import CATEGORIES
 
     header = ["layer", *CATEGORIES, "total", "float32"]
-    rows = [[layer.layer, *(str(layer.bytes[name]) for name in CATEGORIES), str(layer.total_bytes), str(layer.float32_bytes)] for layer in footprint.layers]
-    totals = [sum(layer.bytes[name] for layer in footprint.layers) for name in CATEGORIES]
-    rows.append(["total", *map(str, totals), str(footprint.total_bytes), str(footprint.float32_bytes)])
+    layers = footprint["layers"]
+    rows = [
+        [layer["layer"], *(str(layer["bytes"][name]) for name in CATEGORIES), str(layer["total_bytes"]), str(layer["float32_bytes"])]
+        for layer in layers
+    ]
+    totals = [sum(layer["bytes"][name] for layer in layers) for name in CATEGORIES]
+    rows.append(["total", *map(str, totals), str(footprint["total_bytes"]), str(footprint["float32_bytes"])])
+
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths))) for row in [header, *rows]]
-    mapping = footprint.mapping
-    utilisation = ", ".join(f"{name} {value:.1%}" for name, value in mapping.utilisation.items())
-    lines.append(f"sizes in bytes; the integer model is {footprint.float32_bytes / max(footprint.total_bytes, 1):.1f}x smaller than float32")
+    lines = []
+    for row in [header, *rows]:
+        cells = [cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells))
+
+    cores = footprint["cores"]
+    utilisation = ", ".join(f"{name} {value:.1%}" for name, value in cores["utilisation"].items())
+    ratio = footprint["float32_bytes"] / max(footprint["total_bytes"], 1)
+    lines.append(f"sizes in bytes; the integer model is {ratio:.1f}x smaller than float32")
     lines.append(
-        f"cores: {mapping.cores_needed} of {mapping.cores_available} needed (binding limit: {mapping.binding_limit}); "
+        f"cores: {cores['cores_needed']} of {cores['cores_available']} needed (binding limit: {cores['binding_limit']}); "
         f"utilisation of the used cores: {utilisation}"
     )
     return "\n".join(lines)
@@ -203,7 +214,7 @@ def footprint_command(artifact: str, target: str | None, as_json: bool) -> None:
     if as_json:
         _echo_json(footprint.to_dict())
     else:
-        click.echo(_footprint_table(footprint))
+        click.echo(_footprint_table(footprint.to_dict()))
 
 
 def _load_raster(path: str, input_size: int) -> np.ndarray:
@@ -322,11 +333,7 @@ def verify_command(checkpoint: str, artifact: str, split: str, as_json: bool) ->
     """Check that the simulator matches the torch model bit for bit."""
     from squat_deploy.artifact import file_digest
     from squat_deploy.checkpoint import load_checkpoint
-    from squat_deploy.compiler import estimate_footprint
-    from squat_deploy.nn.context import Mode
-    from squat_deploy.pipeline import dataset_for
-    from squat_deploy.train import evaluate
-    from squat_deploy.verify import verify
+    from squat_deploy.pipeline import dataset_for, verification_summary
 
     model = load_checkpoint(checkpoint)
     graph = _compile(artifact, None)
@@ -336,22 +343,12 @@ def verify_command(checkpoint: str, artifact: str, split: str, as_json: bool) ->
             f"{artifact} was exported from another checkpoint than {checkpoint}, so the two cannot agree; "
             f"export it again with `squat export {checkpoint}` or pass the checkpoint it came from"
         )
-    dataset = dataset_for(model, split)
-    network = model.build_network()
-    report = verify(network, graph, dataset)
-    summary = {
-        **report.to_dict(),
-        "first_mismatch": None if report.first_mismatch is None else report.first_mismatch.describe(),
-        "test_samples": report.samples,
-        "accuracy_float": evaluate(network, dataset, Mode.FLOAT),
-        "accuracy_fake_quant": evaluate(network, dataset, Mode.FAKE_QUANT),
-        "footprint_bytes": estimate_footprint(graph).total_bytes,
-    }
+    summary = verification_summary(model.build_network(), graph, dataset_for(model, split))
     if as_json:
         _echo_json(summary)
     else:
         _print_summary(summary)
-    if not report.bit_exact:
+    if not summary["bit_exact"]:
         sys.exit(1)
 
 
@@ -375,10 +372,7 @@ def run_command(workdir: str | None, retrain: bool, full_width_state: bool, as_j
         click.echo(f"artifact: {summary['artifact']}")
         _print_summary(summary)
         click.echo("")
-        from squat_deploy.artifact import read_artifact
-        from squat_deploy.compiler import compile_artifact, estimate_footprint
-
-        click.echo(_footprint_table(estimate_footprint(compile_artifact(read_artifact(summary["artifact"])))))
+        click.echo(_footprint_table(summary["footprint"]))
     if not summary["bit_exact"]:
         sys.exit(1)
 

@@ -2,7 +2,7 @@
 
 
 class UserError(Exception):
-    """Bad input from the user: the message says which value, why, and what to do.
+    """Bad input from the user. The message names the value, the reason and the fix.
 
     The CLI prints the message on one line and exits with status 2, without a
     traceback.

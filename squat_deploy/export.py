@@ -46,8 +46,8 @@ def export_checkpoint(checkpoint: Checkpoint, checkpoint_path: str | Path | None
     """Turn a checkpoint into integer arrays and a manifest for its target.
 
     With ``full_width_state`` the level tables are left out, so a model
-    trained with quantized state deploys on a target without level tables;
-    its states then take every value of the state width.
+    trained with quantized state deploys on a target without level tables.
+    Its states then take every value of the state width.
     """
     network = checkpoint.build_network()
     profile = network.context.profile

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from squat_deploy import __version__
-from squat_deploy.artifact import read_artifact, write_artifact
+from squat_deploy.artifact import write_artifact
 from squat_deploy.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from squat_deploy.compiler import compile_artifact, estimate_footprint
+from squat_deploy.compiler import IntegerGraph, compile_artifact, estimate_footprint
 from squat_deploy.data.digits import SpikeDataset, load_digits_split
 from squat_deploy.errors import UserError
 from squat_deploy.export import export_checkpoint
 from squat_deploy.nn.context import Mode
+from squat_deploy.nn.network import SpikingNetwork
 from squat_deploy.profiles import load_target
 from squat_deploy.train import TrainConfig, evaluate, train
 from squat_deploy.verify import verify
@@ -87,28 +88,23 @@ def run_pipeline(
         reused = False
 
     artifact = export_checkpoint(checkpoint, checkpoint_path, full_width_state=full_width_state)
-    compile_artifact(artifact)  # reject before writing anything the target cannot hold
+    graph = compile_artifact(artifact)  # reject before writing anything the target cannot hold
     write_artifact(artifact_path, artifact)
-    graph = compile_artifact(read_artifact(artifact_path))
-    test_set = dataset_for(checkpoint, "test")
-    network = checkpoint.build_network()
-    report = verify(network, graph, test_set)
+    summary = verification_summary(checkpoint.build_network(), graph, dataset_for(checkpoint, "test"))
+    return {**summary, "model_reused": reused, "checkpoint": str(checkpoint_path), "artifact": str(artifact_path)}
+
+
+def verification_summary(network: SpikingNetwork, graph: IntegerGraph, dataset: SpikeDataset) -> dict[str, Any]:
+    """Verify ``graph`` against ``network`` and add the accuracies and footprint (the ``--json`` keys)."""
+    report = verify(network, graph, dataset)
     footprint = estimate_footprint(graph)
     return {
-        "target": graph.profile.name,
-        "bit_exact": report.bit_exact,
-        "spike_match_rate": report.spike_match_rate,
-        "state_match_rate": report.state_match_rate,
-        "accuracy_float": evaluate(network, test_set, Mode.FLOAT),
-        "accuracy_fake_quant": evaluate(network, test_set, Mode.FAKE_QUANT),
-        "accuracy_integer": report.accuracy_integer,
+        **report.to_dict(),
+        "first_mismatch": None if report.first_mismatch is None else report.first_mismatch.describe(),
+        "test_samples": report.samples,
+        "accuracy_float": evaluate(network, dataset, Mode.FLOAT),
+        "accuracy_fake_quant": evaluate(network, dataset, Mode.FAKE_QUANT),
         "footprint_bytes": footprint.total_bytes,
         "footprint_float32_bytes": footprint.float32_bytes,
-        "test_samples": report.samples,
-        "first_mismatch": None if report.first_mismatch is None else report.first_mismatch.describe(),
-        "fidelity": report.fidelity,
-        "model_reused": reused,
-        "checkpoint": str(checkpoint_path),
-        "artifact": str(artifact_path),
         "footprint": footprint.to_dict(),
     }

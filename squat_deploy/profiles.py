@@ -1,9 +1,9 @@
 """Target profiles: loading and validating ``targets/*.toml``.
 
-A profile fixes every arithmetic choice of the integer neuron step (bit
-widths, rounding of each shift, overflow at each width, the spike comparator,
-the allowed resets, when a layer's spikes reach the next layer) and the
-resources of the target. Every error names the file and the key.
+A profile fixes every arithmetic choice of the integer neuron step and the
+resources of the target. The choices are the bit widths, the rounding of each
+shift, the overflow at each width, the spike comparator, the allowed resets
+and when a layer's spikes reach the next layer. Every error names the file and the key.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ NEURON_TYPE_NAMES = ("Leaky", "RLeaky", "Synaptic", "RSynaptic")
 
 @dataclasses.dataclass(frozen=True)
 class Resources:
-    """What one chip offers; the compiler counts a model against these."""
+    """Resources of one chip, which the compiler counts a model against."""
 
     cores: int
     neurons_per_core: int

@@ -54,8 +54,8 @@ def test_simulator_matches_torch_target(config, profile, seed, weight_gain, step
         graph = compile_artifact(export_checkpoint(_checkpoint(network)))
     except WidthError as error:
         # A narrow shift range can round a whole layer to zero, and a level
-        # table can outgrow a narrow current; the compiler rightly rejects
-        # both, and such a model has nothing to compare.
+        # table can outgrow a narrow current. The compiler rejects both, so
+        # such a model has nothing to compare.
         assume("rounds to zero" not in str(error) and "current and state" not in str(error))
         raise
     rng = np.random.default_rng(seed)

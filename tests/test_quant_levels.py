@@ -87,7 +87,7 @@ def test_neuron_sorts_unordered_levels():
     # Six bits with multiplier 0.3 put 32 levels on each side of zero. The
     # steps next to zero (0.3**31 of a side, about 1e-16) are below the
     # rounding error of the running sum, so snnTorch's list comes out of
-    # order; the neuron must sort it and still snap as snnTorch does.
+    # order. The neuron must sort it and still snap as snnTorch does.
     from squat_deploy.nn.context import Mode, QuantContext
     from squat_deploy.nn.neurons import QLeaky, StateQuantSpec
     from squat_deploy.profiles import load_target

@@ -9,9 +9,9 @@ from squat_deploy.profiles import TargetProfile
 
 
 class Mode(enum.Enum):
-    """Which arithmetic the QAT modules run.
+    """Arithmetic the QAT modules run.
 
-    - ``FLOAT``: plain float arithmetic, as snnTorch computes; the state
+    - ``FLOAT``: plain float arithmetic, as snnTorch computes. The state
       quantizer applies only when ``QuantContext.float_state_quant`` is set.
     - ``FAKE_QUANT``: float arithmetic with every value rounded to the
       target's grids (weights, decays, thresholds, state grid, level tables)

@@ -15,10 +15,12 @@ then ``mem = snap(cast_state(mem))``, ``syn = snap(syn)`` and
 also passes ``cast_current``. Where the profile sets ``reset_timing =
 "same_step"`` (Loihi, Xylo) there is no reset term from the previous step.
 Instead a spiking neuron's new membrane is reset at once, minus the threshold
-(subtract) or to zero (zero), and then cast and snapped again. Reset to zero follows snnTorch 1.0, which differs
-by type: Leaky clears the previous membrane before the decay, so the step's
-input survives (``mem = cur``); the other three set the new membrane to zero
-and keep the synaptic current. Reset ``none`` only integrates.
+(subtract) or to zero (zero), and then cast and snapped again.
+
+Reset to zero follows snnTorch 1.0, which differs by type. Leaky clears the
+previous membrane before the decay, so the step's input survives
+(``mem = cur``). The other three set the new membrane to zero and keep the
+synaptic current. Reset ``none`` only integrates.
 
 The arithmetic of ``decay``, ``cast_*``, ``snap`` and the comparison comes
 from the network's context: float (snnTorch's), fake-quantized (training) or

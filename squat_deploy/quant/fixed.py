@@ -22,7 +22,7 @@ def int_range(bits: int, signed: bool = True) -> tuple[int, int]:
 
 
 def int_round_shift(x: torch.Tensor, shift, rounding: Rounding) -> torch.Tensor:
-    """Compute ``x / 2**shift`` rounded as ``rounding`` says, exactly, on int64.
+    """Compute ``x / 2**shift`` rounded by ``rounding``, exactly, on int64.
 
     ``shift`` is an int or an int64 tensor broadcastable to ``x``; where it is
     zero or negative the result is ``x * 2**-shift``, which needs no rounding.
@@ -58,7 +58,7 @@ def int_round_shift(x: torch.Tensor, shift, rounding: Rounding) -> torch.Tensor:
 
 
 def int_overflow(x: torch.Tensor, bits: int, overflow: Overflow) -> torch.Tensor:
-    """Bring int64 ``x`` into a signed ``bits``-wide range as ``overflow`` says."""
+    """Bring int64 ``x`` into a signed ``bits``-wide range by the ``overflow`` mode."""
     low, high = int_range(bits)
     if overflow is Overflow.SATURATE:
         return x.clamp(low, high)
@@ -87,7 +87,7 @@ def straight_through(x: torch.Tensor, rounded: torch.Tensor) -> torch.Tensor:
 
 
 def float_round(x: torch.Tensor, rounding: Rounding) -> torch.Tensor:
-    """Round float ``x`` to an integer value as ``rounding`` says (no gradient)."""
+    """Round float ``x`` to an integer value by ``rounding`` (no gradient)."""
     if rounding is Rounding.FLOOR:
         return torch.floor(x)
     if rounding is Rounding.TOWARD_ZERO:

@@ -9,10 +9,10 @@ The level formulas are those of snnTorch's
 
 - uniform: ``2**num_bits`` evenly spaced levels from
   ``-threshold * (1 + lower_limit)`` to ``threshold * (1 + upper_limit)``;
-- threshold-centred: the same end points, with the levels split between the
+- threshold-centred: the same end points. The levels are split between the
   part below the threshold and the part above it in proportion to their
-  lengths; within each part the steps shrink geometrically by ``multiplier``
-  toward the threshold, so levels crowd where the spike decision is made;
+  lengths. Within each part the steps shrink geometrically by ``multiplier``
+  toward the threshold, so levels crowd where the spike decision is made.
 - zero-centred: as threshold-centred, with the crowding at zero.
 """
 
@@ -27,7 +27,7 @@ from squat_deploy.quant.fixed import straight_through
 
 
 class LevelScheme(enum.Enum):
-    """How a level table spaces its levels."""
+    """Spacing scheme of the levels in a table."""
 
     UNIFORM = "uniform"
     THRESHOLD_CENTERED = "threshold-centered"
@@ -68,9 +68,9 @@ def float_levels(
     """Compute the ``2**num_bits`` levels of a state table, in float64.
 
     ``lower_limit`` and ``upper_limit`` extend the range below ``-threshold``
-    and above ``threshold`` as fractions of the threshold; ``multiplier`` is
-    the geometric ratio of the non-uniform schemes (snnTorch's default for
-    ``num_bits`` when None). The list is in snnTorch's order. It is ascending
+    and above ``threshold`` as fractions of the threshold. ``multiplier`` is
+    the geometric ratio of the non-uniform schemes, snnTorch's default for
+    ``num_bits`` when None. The list is in snnTorch's order. It is ascending
     except where steps near the centre are smaller than the float64 rounding
     of the running sum (zero-centred tables with many bits and a small
     multiplier), so sort it before a binary search.

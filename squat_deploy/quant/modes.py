@@ -13,7 +13,7 @@ import enum
 
 
 class Rounding(enum.Enum):
-    """How a right shift by ``s`` bits (a division by ``2**s``) rounds."""
+    """Rounding mode of a right shift by ``s`` bits, a division by ``2**s``."""
 
     FLOOR = "floor"  # toward minus infinity; an arithmetic shift (AP_TRN)
     TOWARD_ZERO = "toward_zero"  # truncate the magnitude (AP_TRN_ZERO)
@@ -29,7 +29,7 @@ class Rounding(enum.Enum):
 
 
 class Overflow(enum.Enum):
-    """What happens to a value that leaves the range of its bit width."""
+    """Overflow mode: the treatment of a value outside the range of its bit width."""
 
     SATURATE = "saturate"  # clamp to [-2**(w-1), 2**(w-1) - 1] (AP_SAT)
     SATURATE_SYMMETRIC = "saturate_symmetric"  # clamp to +-(2**(w-1) - 1) (AP_SAT_SYM)
@@ -41,7 +41,7 @@ class Overflow(enum.Enum):
 
 
 class Comparator(enum.Enum):
-    """How the membrane is compared with the threshold to fire."""
+    """Spike comparator between the membrane and the threshold."""
 
     GREATER = ">"
     GREATER_EQUAL = ">="
@@ -52,7 +52,7 @@ class Comparator(enum.Enum):
 
 
 class Reset(enum.Enum):
-    """What a spike does to the membrane on the next step (snnTorch's names)."""
+    """Reset mechanism a spike applies to the membrane, in snnTorch's names."""
 
     SUBTRACT = "subtract"
     ZERO = "zero"

@@ -185,9 +185,10 @@ def run_layer(
         syn = np.zeros(neurons, dtype=np.int64)
         last_spikes = np.zeros(neurons, dtype=np.int64)
         current = np.zeros(neurons, dtype=np.int64)
+        feedback = np.zeros(neurons, dtype=np.int64)
         for t in range(steps):
             source = t - input_delay
-            feedback = np.zeros(neurons, dtype=np.int64)
+            feedback[:] = 0
             if synapse_events:
                 # Every input's events add into the synaptic current and are
                 # cast at once, in ascending input order, then the recurrent ones.
