@@ -35,6 +35,9 @@ class QuantContext:
     # False runs fake-quantized and target modes with full-width state, as
     # deployed on a target without level tables.
     use_levels: bool = True
+    # False runs fake-quantized mode with float weights (stateful QAT
+    # without weight QAT); target mode always uses the integer weights.
+    weight_qat: bool = True
 
     @property
     def grid(self) -> float:

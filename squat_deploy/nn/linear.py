@@ -113,6 +113,11 @@ class QuantLinear(nn.Module):
 
     def _forward_fake_quant(self, x: torch.Tensor) -> torch.Tensor:
         profile = self.context.profile
+        if not self.context.weight_qat:
+            # Float weights; the current still lands on the state grid.
+            current = F.linear(x, self.weight, self.bias)
+            grid = self.context.grid
+            return ste_round(current / grid, profile.rescale_rounding) * grid
         with torch.no_grad():
             _, shift, scale = weight_scale(self.weight, profile)
         scale = scale.to(self.weight.dtype)

@@ -38,6 +38,7 @@ from torch import nn
 from squat_deploy.nn.arith import FakeQuantArith, FloatArith, IntegerArith
 from squat_deploy.nn.context import Mode, QuantContext
 from squat_deploy.nn.linear import QuantLinear
+from squat_deploy.quant.fixed import straight_through
 from squat_deploy.quant.levels import LevelScheme, float_levels, integer_levels
 from squat_deploy.quant.modes import Reset
 
@@ -54,6 +55,8 @@ class StateQuantSpec:
     lower_limit: float = 0.0
     upper_limit: float = 0.2
     multiplier: float | None = None
+    # Trained levels: the table above only initialises them.
+    learnable: bool = False
 
     def float_levels(self) -> list[float]:
         return float_levels(self.num_bits, self.scheme, self.threshold, self.lower_limit, self.upper_limit, self.multiplier)
@@ -65,7 +68,7 @@ class StateQuantSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> "StateQuantSpec":
-        return cls(**{**data, "scheme": LevelScheme(data["scheme"])})
+        return cls(**{"learnable": False, **data, "scheme": LevelScheme(data["scheme"])})
 
 
 class NeuronState(NamedTuple):
@@ -110,7 +113,16 @@ class QuantNeuron(nn.Module):
         self.is_output = False
         self._float_levels = None
         self._integer_levels = None
-        if state_quant is not None:
+        self.level_offset = None
+        self.level_log_scales = None
+        if state_quant is not None and state_quant.learnable:
+            # The table starts as the spec's float64 levels. Training shifts
+            # the whole table and scales each gap by exp(log scale) > 0, so
+            # the table stays sorted and starts exactly at the fixed one.
+            self._initial_levels = torch.tensor(sorted(state_quant.float_levels()), dtype=torch.float64)
+            self.level_offset = nn.Parameter(torch.zeros(1))
+            self.level_log_scales = nn.Parameter(torch.zeros(len(self._initial_levels) - 1))
+        elif state_quant is not None:
             # Zero-centred tables with small steps can come out of order by
             # float rounding; the binary search needs them sorted.
             self._float_levels = torch.tensor(sorted(state_quant.float_levels()), dtype=torch.float32)
@@ -119,15 +131,51 @@ class QuantNeuron(nn.Module):
             )
 
     @property
+    def learnable_levels(self) -> bool:
+        return self.level_offset is not None
+
+    def learned_float_levels(self) -> torch.Tensor:
+        """Return the learnable table in float units, float64, ascending.
+
+        Level ``i`` is ``initial[i] + offset + sum_{j<i} gap[j] * (exp(s[j]) - 1)``
+        with ``gap`` the initial gaps and ``s`` the log scales. It is
+        computed in float64 whatever the parameters' dtype, so the integer
+        table comes out the same in training and at export. A running
+        maximum keeps it non-decreasing against float rounding.
+        """
+        initial = self._initial_levels
+        growth = torch.diff(initial) * torch.expm1(self.level_log_scales.double())
+        shift = torch.cat([torch.zeros(1, dtype=torch.float64), torch.cumsum(growth, dim=0)])
+        levels = initial + self.level_offset.double() + shift
+        return torch.cummax(levels, dim=0).values
+
+    @property
     def integer_levels(self) -> torch.Tensor | None:
         """The level table in state LSBs, or None when the state is not quantized."""
+        if self.learnable_levels:
+            with torch.no_grad():
+                return torch.round(self.learned_float_levels() * 2.0**self.context.profile.state_frac_bits).long()
         return self._integer_levels
+
+    def _fake_quant_levels(self) -> torch.Tensor:
+        """Return the table in state LSBs for fake-quantized mode, with a gradient to learnable levels."""
+        if not self.learnable_levels:
+            return self._integer_levels
+        lsbs = self.learned_float_levels() * 2.0**self.context.profile.state_frac_bits
+        return straight_through(lsbs, torch.round(lsbs))
 
     def arithmetic(self):
         mode = self.context.mode
         if mode is Mode.FLOAT:
-            return FloatArith(self._float_levels if self.context.float_state_quant else None)
-        levels = self._integer_levels if self.context.use_levels else None
+            if not self.context.float_state_quant:
+                return FloatArith(None)
+            return FloatArith(self.learned_float_levels() if self.learnable_levels else self._float_levels)
+        if not self.context.use_levels:
+            levels = None
+        elif mode is Mode.FAKE_QUANT:
+            levels = self._fake_quant_levels()
+        else:
+            levels = self.integer_levels
         if mode is Mode.FAKE_QUANT:
             return FakeQuantArith(self.context.profile, levels)
         return IntegerArith(self.context.profile, levels)

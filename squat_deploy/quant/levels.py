@@ -149,10 +149,17 @@ def snap(x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
     """Snap each element of ``x`` to its nearest level, keeping ``x``'s dtype.
 
     The search is a binary search over the sorted table, so memory stays
-    linear in the number of states. The gradient passes straight through.
+    linear in the number of states. The gradient passes straight through to
+    ``x``, and where ``levels`` requires a gradient each level also receives
+    the gradient of the outputs that snapped to it.
     """
     levels = levels.to(device=x.device, dtype=x.dtype)
-    snapped = levels[_snap_index(x.detach(), levels)]
+    snapped = levels[_snap_index(x.detach(), levels.detach())]
+    if levels.requires_grad:
+        # Learnable levels: the chosen level gets the gradient of the output,
+        # and ``x`` still gets it straight through. The added term is zero in
+        # the forward pass, also where ``x`` is infinite.
+        return straight_through(x, snapped) + (snapped - snapped.detach())
     if x.requires_grad:
         return straight_through(x, snapped)
     return snapped
