@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -62,17 +63,57 @@ def _state_bits(ctx, param, value):
         raise click.BadParameter(f"{value!r} is not a whole number, 'auto' or 'none'") from None
 
 
+def _auto_or_int(ctx, param, value):
+    if value is None or str(value).lower() == "auto":
+        return "auto"
+    try:
+        number = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a whole number or 'auto'") from None
+    if number < 1:
+        raise click.BadParameter(f"{number} is below 1")
+    return number
+
+
+def _dataset_options() -> list:
+    """Options that choose the dataset and its encoder (``train``, ``run`` and ``sweep``)."""
+    return [
+        click.option("--dataset", type=click.Choice(["digits", "fsdd", "shd", "nmnist"]), default=TRAIN_DEFAULTS.dataset, show_default=True, help="digits: bundled 8x8 digits; fsdd: spoken-digit WAV files; shd, nmnist: event files (need --data)."),
+        click.option("--data", type=click.Path(file_okay=False), default=None, help="Folder of the dataset's files (fsdd: {digit}_{speaker}_{index}.wav; shd: shd_train.h5 and shd_test.h5; nmnist: Train/ and Test/)."),
+        click.option("--split", type=click.Choice(["index", "speaker"]), default=TRAIN_DEFAULTS.split, show_default=True, help="fsdd test split: recordings 0-4 of every speaker, or every recording of --test-speaker."),
+        click.option("--test-speaker", "test_speakers", multiple=True, default=TRAIN_DEFAULTS.test_speakers, show_default=True, help="fsdd speaker held out with --split speaker (repeat for several)."),
+        click.option("--filterbank", type=click.Choice(["mel", "gammatone"]), default=TRAIN_DEFAULTS.filterbank, show_default=True, help="fsdd front-end filterbank."),
+        click.option("--channels", callback=_auto_or_int, default=str(TRAIN_DEFAULTS.channels), show_default=True, help="fsdd filterbank bands, or 'auto': 16, fewer where the target takes fewer inputs."),
+        click.option("--encoder", type=click.Choice(["delta", "threshold"]), default=TRAIN_DEFAULTS.encoder, show_default=True, help="fsdd spike encoder: send-on-delta (up and down channels per band) or threshold crossing."),
+        click.option("--input-pooling", callback=_auto_or_int, default=str(TRAIN_DEFAULTS.input_pooling), show_default=True, help="Inputs summed into one channel (digits: pixel blocks; shd: adjacent units; nmnist: pixel blocks), or 'auto' to fit the target."),
+    ]
+
+
+def _with_options(options: list):
+    """Return a decorator that applies ``options`` in order."""
+
+    def apply(function):
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return apply
+
+
 def train_options(function):
     """Options shared by ``train`` and ``run`` that make up a ``TrainConfig``."""
     options = [
         click.option("--target", default=TRAIN_DEFAULTS.target, show_default=True, help="Target profile name or TOML path; training fake-quantizes to its grids."),
+        *_dataset_options(),
         click.option("--hidden-size", type=click.IntRange(min=1), default=TRAIN_DEFAULTS.hidden_size, show_default=True, help="Neurons in the hidden layer."),
         click.option("--hidden-type", type=click.Choice(["auto", "Leaky", "RLeaky", "Synaptic", "RSynaptic"]), default=TRAIN_DEFAULTS.hidden_type, show_default=True, help="Neuron type of the hidden layer; auto: RLeaky, or RSynaptic where the target has only synaptic neurons."),
         click.option("--output-type", type=click.Choice(["auto", "Leaky", "RLeaky", "Synaptic", "RSynaptic"]), default=TRAIN_DEFAULTS.output_type, show_default=True, help="Neuron type of the output layer; auto: Leaky, or Synaptic likewise."),
         click.option("--reset", type=click.Choice(["auto", "subtract", "zero", "none"]), default=TRAIN_DEFAULTS.reset, show_default=True, help="Reset mechanism of every layer; auto takes the target's first supported one."),
-        click.option("--steps", "num_steps", type=click.IntRange(min=1), default=TRAIN_DEFAULTS.num_steps, show_default=True, help="Time steps per sample."),
+        click.option("--steps", "num_steps", callback=_auto_or_int, default=str(TRAIN_DEFAULTS.num_steps), show_default=True, help="Time steps per sample, or 'auto': digits 16, fsdd 40 (20 ms frames), shd and nmnist 32."),
         click.option("--state-bits", callback=_state_bits, default=str(TRAIN_DEFAULTS.state_bits), show_default=True, help="Bits of the state level index, 'none' for full-width state, or 'auto': 4 where the target has level tables, else none."),
         click.option("--state-scheme", type=click.Choice(["threshold-centered", "uniform", "zero-centered"]), default=TRAIN_DEFAULTS.state_scheme, show_default=True, help="Spacing of the state levels."),
+        click.option("--learn-levels", "learnable_levels", is_flag=True, help="Train the level tables themselves, starting from --state-scheme and kept sorted."),
+        click.option("--weight-qat/--no-weight-qat", default=TRAIN_DEFAULTS.weight_qat, show_default=True, help="Fake-quantize the weights in training; without it they are quantized only at export."),
         click.option("--learn-beta/--fixed-beta", default=TRAIN_DEFAULTS.learn_beta, show_default=True, help="Train the decays beta and alpha."),
         click.option("--learn-threshold/--fixed-threshold", default=TRAIN_DEFAULTS.learn_threshold, show_default=True, help="Train the thresholds."),
         click.option("--epochs", type=click.IntRange(min=1), default=TRAIN_DEFAULTS.epochs, show_default=True, help="Passes over the training split."),
@@ -99,7 +140,7 @@ def _echo_json(data) -> None:
 @train_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="model.pt", show_default=True, help="Checkpoint file to write.")
 def train_command(output: str, **options) -> None:
-    """Train a recurrent spiking classifier on the bundled digits with stateful QAT."""
+    """Train a recurrent spiking classifier with stateful QAT (bundled digits by default)."""
     from squat_deploy.checkpoint import save_checkpoint
     from squat_deploy.train import train
 
@@ -243,9 +284,9 @@ def _load_raster(path: str, input_size: int) -> np.ndarray:
 
 @main.command("simulate")
 @click.argument("artifact", type=click.Path(dir_okay=False))
-@click.option("--input", "raster_path", type=click.Path(dir_okay=False), default=None, help="Spike raster .npy, shape (time, inputs) or (time, batch, inputs) [default: the digits test set].")
+@click.option("--input", "raster_path", type=click.Path(dir_okay=False), default=None, help="Spike raster .npy, shape (time, inputs) or (time, batch, inputs) [default: the test split the model was trained with].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write per-step spikes and states of every layer to this .npz file.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Simulate only this many digits test samples (not with --input).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Simulate only this many test samples (not with --input).")
 def simulate_command(artifact: str, raster_path: str | None, output: str | None, limit: int | None) -> None:
     """Run an artifact in the integer simulator."""
     from squat_deploy.sim import simulate
@@ -255,11 +296,11 @@ def simulate_command(artifact: str, raster_path: str | None, output: str | None,
         raise UserError(f"cannot write {output}: folder {Path(output).parent} does not exist")
     labels = None
     if raster_path and limit is not None:
-        raise UserError("--limit selects digits test samples and cannot be combined with --input; cut the raster instead")
+        raise UserError("--limit selects test samples and cannot be combined with --input; cut the raster instead")
     if raster_path:
         inputs = _load_raster(raster_path, graph.input_size)
     else:
-        inputs, labels = _digits_test_set(graph.manifest.get("input", {}), limit)
+        inputs, labels = _test_set(graph.manifest.get("input", {}), limit)
     result = simulate(graph, inputs)
     counts = result.output_spikes.sum(axis=1)
     click.echo(f"simulated {inputs.shape[0]} sample(s) x {inputs.shape[1]} steps on {graph.profile.name}")
@@ -280,22 +321,11 @@ def simulate_command(artifact: str, raster_path: str | None, output: str | None,
         click.echo(f"wrote {output} (arrays of shape (batch, time, neurons))")
 
 
-def _digits_test_set(encoding: dict, limit: int | None):
-    """Rebuild the digits test split an artifact's model was trained with."""
-    from squat_deploy.data.digits import load_digits_split
+def _test_set(encoding: dict, limit: int | None):
+    """Rebuild the test split an artifact's model was trained with."""
+    from squat_deploy.data import load_split
 
-    if encoding.get("dataset", "digits") != "digits":
-        raise UserError(f"the model was trained on {encoding.get('dataset')!r}; pass its inputs with --input")
-    recorded_limit = encoding.get("limit")
-    if limit is None or (recorded_limit is not None and recorded_limit < limit):
-        limit = recorded_limit
-    _, test_set = load_digits_split(
-        encoding.get("num_steps") or 16,
-        seed=encoding.get("split_seed", 0),
-        limit=limit,
-        pooling=encoding.get("pooling", 1),
-        classes=encoding.get("classes", 10),
-    )
+    _, test_set = load_split(encoding, limit=limit)
     return test_set.spikes, test_set.labels
 
 
@@ -327,7 +357,7 @@ def _print_summary(summary: dict) -> None:
 @main.command("verify")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.argument("artifact", type=click.Path(dir_okay=False))
-@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True, help="Digits split to compare on.")
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True, help="Split of the training dataset to compare on.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 def verify_command(checkpoint: str, artifact: str, split: str, as_json: bool) -> None:
     """Check that the simulator matches the torch model bit for bit."""
@@ -359,7 +389,7 @@ def verify_command(checkpoint: str, artifact: str, split: str, as_json: bool) ->
 @click.option("--full-width-state", is_flag=True, help="Deploy without level tables, for targets without them, and report what that changes.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def run_command(workdir: str | None, retrain: bool, full_width_state: bool, as_json: bool, **options) -> None:
-    """Train (or reuse), export, compile, simulate and verify on the bundled digits."""
+    """Train (or reuse), export, compile, simulate and verify (bundled digits by default)."""
     from squat_deploy.pipeline import run_pipeline
 
     summary = run_pipeline(
@@ -375,6 +405,63 @@ def run_command(workdir: str | None, retrain: bool, full_width_state: bool, as_j
         click.echo(_footprint_table(summary["footprint"]))
     if not summary["bit_exact"]:
         sys.exit(1)
+
+
+@main.command("sweep")
+@click.option("--target", default=TRAIN_DEFAULTS.target, show_default=True, help="Target profile whose arithmetic every cell deploys to; the weight width varies per cell.")
+@_with_options(_dataset_options())
+@click.option("--hidden-size", type=click.IntRange(min=1), default=TRAIN_DEFAULTS.hidden_size, show_default=True, help="Neurons in the hidden layer.")
+@click.option("--steps", "num_steps", callback=_auto_or_int, default=str(TRAIN_DEFAULTS.num_steps), show_default=True, help="Time steps per sample, or 'auto' (see squat train).")
+@click.option("--weight-bits", default="float,8,4,2", show_default=True, help="Weight widths of the grid, comma-separated; 'float' deploys 16-bit weights.")
+@click.option("--state-bits", default="float,8,4,2", show_default=True, help="State level-table widths of the grid, comma-separated; 'float' deploys full-width states.")
+@click.option("--methods", default="all", show_default=True, help="Methods of the grid, comma-separated: ptq, wqat, sqat-uniform, sqat-threshold, wqat+sqat, wqat+sqat-learned, or all.")
+@click.option("--epochs", type=click.IntRange(min=1), default=TRAIN_DEFAULTS.epochs, show_default=True, help="Epochs of the float model that every method starts from.")
+@click.option("--finetune-epochs", type=click.IntRange(min=1), default=5, show_default=True, help="Epochs of quantization-aware fine-tuning per trained cell.")
+@click.option("--finetune-lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True, help="Adam learning rate of the fine-tuning.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=TRAIN_DEFAULTS.batch_size, show_default=True, help="Samples per optimizer step.")
+@click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=TRAIN_DEFAULTS.learning_rate, show_default=True, help="Adam learning rate of the float model.")
+@click.option("--seed", type=int, default=TRAIN_DEFAULTS.seed, show_default=True, help="Seed of the weights, the data split and the batch order.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only this many samples per split (quick runs).")
+@click.option("-o", "--output", type=click.Path(file_okay=False), default="sweep", show_default=True, help="Folder for models, cell results, tables and plots; a rerun resumes from it.")
+@click.option("--restart", is_flag=True, help="Delete the output folder's models and results first.")
+@click.option("--plots/--no-plots", default=True, show_default=True, help="Write the PNG plots.")
+def sweep_command(output: str, restart: bool, plots: bool, weight_bits: str, state_bits: str, methods: str, finetune_epochs: int, finetune_lr: float, **options) -> None:
+    """Run the grid weight bits x state bits x method through the integer simulator."""
+    from squat_deploy.sweep import Sweep, SweepConfig, parse_bits, parse_methods
+
+    config = SweepConfig(
+        train=_config(options),
+        weight_bits=parse_bits(weight_bits, "weight bits"),
+        state_bits=parse_bits(state_bits, "state bits"),
+        methods=parse_methods(methods),
+        finetune_epochs=finetune_epochs,
+        finetune_learning_rate=finetune_lr,
+        plots=plots,
+    )
+    folder = Path(output)
+    started = time.perf_counter()
+    sweep = Sweep(config, folder)  # checks the grid before --restart deletes anything
+    if restart:
+        _clear_sweep(folder)
+    try:
+        rows = sweep.run()
+    except KeyboardInterrupt:
+        done = len(list((folder / "cells").glob("*.json"))) if (folder / "cells").is_dir() else 0
+        click.echo(f"interrupted with {done} cell result(s) saved in {folder}; run the same command again to resume", err=True)
+        sys.exit(130)
+    click.echo((folder / "results.md").read_text().rstrip())
+    click.echo(f"\n{len(rows)} cells in {time.perf_counter() - started:.0f} s; wrote {folder / 'results.csv'}, {folder / 'results.md'}" + (" and plots" if plots else ""))
+
+
+def _clear_sweep(folder: Path) -> None:
+    """Remove what a sweep writes into ``folder``, and nothing else."""
+    import shutil
+
+    for name in ("models", "cells"):
+        if (folder / name).is_dir():
+            shutil.rmtree(folder / name)
+    for name in ("sweep.json", "results.csv", "results.md", "accuracy_vs_bits.png", "state_histogram.png", "raster.png"):
+        (folder / name).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

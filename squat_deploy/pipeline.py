@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -14,13 +13,13 @@ from squat_deploy import __version__
 from squat_deploy.artifact import write_artifact
 from squat_deploy.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from squat_deploy.compiler import IntegerGraph, compile_artifact, estimate_footprint
-from squat_deploy.data.digits import SpikeDataset, load_digits_split
+from squat_deploy.data import SpikeDataset, load_split
 from squat_deploy.errors import UserError
 from squat_deploy.export import export_checkpoint
 from squat_deploy.nn.context import Mode
 from squat_deploy.nn.network import SpikingNetwork
 from squat_deploy.profiles import load_target
-from squat_deploy.train import TrainConfig, evaluate, train
+from squat_deploy.train import TrainConfig, config_record, evaluate, train
 from squat_deploy.verify import verify
 
 log = logging.getLogger(__name__)
@@ -29,22 +28,13 @@ log = logging.getLogger(__name__)
 def default_workdir(config: TrainConfig) -> Path:
     """Return the cache folder of a configuration: equal configs share a trained model."""
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "squat-deploy"
-    key = json.dumps({"version": __version__, "config": dataclasses.asdict(config)}, sort_keys=True)
+    key = json.dumps({"version": __version__, "config": config_record(config)}, sort_keys=True)
     return base / f"run-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
 def dataset_for(checkpoint: Checkpoint, split: str = "test") -> SpikeDataset:
     """Rebuild the dataset a checkpoint was trained on, from its encoding record."""
-    encoding = checkpoint.encoding
-    if encoding.get("dataset") != "digits":
-        raise UserError(f"this checkpoint was trained on {encoding.get('dataset')!r}; only 'digits' can be rebuilt here")
-    train_set, test_set = load_digits_split(
-        encoding["num_steps"],
-        seed=encoding.get("split_seed", 0),
-        limit=encoding.get("limit"),
-        pooling=encoding.get("pooling", 1),
-        classes=encoding.get("classes", 10),
-    )
+    train_set, test_set = load_split(checkpoint.encoding)
     return test_set if split == "test" else train_set
 
 
@@ -79,7 +69,7 @@ def run_pipeline(
     if checkpoint_path.exists() and not retrain:
         log.info("reusing the trained model in %s", checkpoint_path)
         checkpoint = load_checkpoint(checkpoint_path)
-        if checkpoint.training.get("config") != dataclasses.asdict(config):
+        if checkpoint.training.get("config") != config_record(config):
             raise UserError(f"{checkpoint_path} was trained with another configuration; pass --retrain or another --workdir")
         reused = True
     else:
