@@ -100,6 +100,14 @@ def _with_options(options: list):
     return apply
 
 
+def _level_range_options() -> list:
+    """Options that set the span of the level tables, in snnTorch's ``state_quant`` terms."""
+    return [
+        click.option("--lower-limit", type=click.FloatRange(min=0), default=TRAIN_DEFAULTS.lower_limit, show_default=True, help="Level tables reach down to -threshold * (1 + LOWER_LIMIT)."),
+        click.option("--upper-limit", type=click.FloatRange(min=0), default=TRAIN_DEFAULTS.upper_limit, show_default=True, help="Level tables reach up to threshold * (1 + UPPER_LIMIT)."),
+    ]
+
+
 def train_options(function):
     """Options shared by ``train`` and ``run`` that make up a ``TrainConfig``."""
     options = [
@@ -112,13 +120,16 @@ def train_options(function):
         click.option("--steps", "num_steps", callback=_auto_or_int, default=str(TRAIN_DEFAULTS.num_steps), show_default=True, help="Time steps per sample, or 'auto': digits 16, fsdd 40 (20 ms frames), shd and nmnist 32."),
         click.option("--state-bits", callback=_state_bits, default=str(TRAIN_DEFAULTS.state_bits), show_default=True, help="Bits of the state level index, 'none' for full-width state, or 'auto': 4 where the target has level tables, else none."),
         click.option("--state-scheme", type=click.Choice(["threshold-centered", "uniform", "zero-centered"]), default=TRAIN_DEFAULTS.state_scheme, show_default=True, help="Spacing of the state levels."),
+        *_level_range_options(),
         click.option("--learn-levels", "learnable_levels", is_flag=True, help="Train the level tables themselves, starting from --state-scheme and kept sorted."),
         click.option("--weight-qat/--no-weight-qat", default=TRAIN_DEFAULTS.weight_qat, show_default=True, help="Fake-quantize the weights in training; without it they are quantized only at export."),
         click.option("--learn-beta/--fixed-beta", default=TRAIN_DEFAULTS.learn_beta, show_default=True, help="Train the decays beta and alpha."),
         click.option("--learn-threshold/--fixed-threshold", default=TRAIN_DEFAULTS.learn_threshold, show_default=True, help="Train the thresholds."),
-        click.option("--epochs", type=click.IntRange(min=1), default=TRAIN_DEFAULTS.epochs, show_default=True, help="Passes over the training split."),
+        click.option("--epochs", type=click.IntRange(min=1), default=TRAIN_DEFAULTS.epochs, show_default=True, help="Quantization-aware passes over the training split."),
+        click.option("--float-epochs", type=click.IntRange(min=0), default=TRAIN_DEFAULTS.float_epochs, show_default=True, help="Float passes before the quantization-aware ones (float pretraining, then QAT fine-tuning)."),
         click.option("--batch-size", type=click.IntRange(min=1), default=TRAIN_DEFAULTS.batch_size, show_default=True, help="Samples per optimizer step."),
         click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=TRAIN_DEFAULTS.learning_rate, show_default=True, help="Adam learning rate."),
+        click.option("--qat-lr", "qat_learning_rate", type=click.FloatRange(min=0, min_open=True), default=None, help="Adam learning rate of the quantization-aware passes after --float-epochs [default: --lr]."),
         click.option("--seed", type=int, default=TRAIN_DEFAULTS.seed, show_default=True, help="Seed of the weights, the data split and the batch order."),
         click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only this many samples per split (quick runs)."),
     ]
@@ -412,6 +423,7 @@ def run_command(workdir: str | None, retrain: bool, full_width_state: bool, as_j
 @_with_options(_dataset_options())
 @click.option("--hidden-size", type=click.IntRange(min=1), default=TRAIN_DEFAULTS.hidden_size, show_default=True, help="Neurons in the hidden layer.")
 @click.option("--steps", "num_steps", callback=_auto_or_int, default=str(TRAIN_DEFAULTS.num_steps), show_default=True, help="Time steps per sample, or 'auto' (see squat train).")
+@_with_options(_level_range_options())
 @click.option("--weight-bits", default="float,8,4,2", show_default=True, help="Weight widths of the grid, comma-separated; 'float' deploys 16-bit weights.")
 @click.option("--state-bits", default="float,8,4,2", show_default=True, help="State level-table widths of the grid, comma-separated; 'float' deploys full-width states.")
 @click.option("--methods", default="all", show_default=True, help="Methods of the grid, comma-separated: ptq, wqat, sqat-uniform, sqat-threshold, wqat+sqat, wqat+sqat-learned, or all.")

@@ -60,8 +60,11 @@ class TrainConfig:
     learn_beta: bool = True
     learn_threshold: bool = False
     epochs: int = 15
+    # Epochs of plain float training before the quantization-aware epochs.
+    float_epochs: int = 0
     batch_size: int = 64
     learning_rate: float = 5e-3
+    qat_learning_rate: float | None = None  # learning rate of the QAT epochs after float epochs; None: learning_rate
     seed: int = 0
     limit: int | None = None
 
@@ -109,6 +112,8 @@ class TrainConfig:
         for label, value in (("hidden size", self.hidden_size), ("steps", self.num_steps), ("epochs", self.epochs), ("batch size", self.batch_size)):
             if value < 1:
                 raise UserError(f"invalid {label} {value}; it must be at least 1")
+        if self.float_epochs < 0:
+            raise UserError(f"invalid float epochs {self.float_epochs}; it must be 0 or more")
 
     def state_spec(self) -> StateQuantSpec | None:
         if self.state_bits is None:
@@ -293,8 +298,14 @@ def train(config: TrainConfig, progress: bool = True) -> tuple[Checkpoint, dict[
     encoding, train_set, test_set = load_training_data(config, profile, progress=progress)
     network_config = config.network_config(train_set.spikes.shape[2], max(train_set.num_classes, test_set.num_classes))
     network = SpikingNetwork(network_config, profile)
+    learning_rate = config.learning_rate
+    if config.float_epochs:
+        # Float pretraining, then quantization-aware fine-tuning: steadier
+        # than QAT from scratch where the state range is narrow.
+        fit(network, train_set, config.float_epochs, config.batch_size, learning_rate, config.seed, mode=Mode.FLOAT, progress=progress, description="float")
+        learning_rate = config.qat_learning_rate or learning_rate
     network.context.weight_qat = config.weight_qat
-    fit(network, train_set, config.epochs, config.batch_size, config.learning_rate, config.seed, progress=progress)
+    fit(network, train_set, config.epochs, config.batch_size, learning_rate, config.seed, progress=progress)
     network.context.weight_qat = True
 
     report = {

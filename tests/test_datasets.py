@@ -87,7 +87,9 @@ def test_run_shd_input_channels(shd_folder, tmp_path):
     run_json("--dataset", "shd", "--data", shd_folder, "--hidden-size", 8, "--epochs", 1, "--workdir", tmp_path)
     inspected = invoke("inspect", tmp_path / "model-fpga-int8.squat")
     assert inspected.exit_code == 0, inspected.output
-    assert "70" in inspected.output  # 700 units pooled by 10
+    manifest = json.loads(inspected.output)
+    assert manifest["input"]["size"] == 70  # 700 units pooled by 10
+    assert manifest["input"]["dataset"] == "shd"
 
 
 def test_run_nmnist_bit_exact(nmnist_folder, tmp_path):

@@ -65,7 +65,7 @@ def load_split(encoding: dict[str, Any], limit: int | None = None, progress: boo
 
         train, test = load_fsdd_split(
             _data_path(encoding),
-            FrontEnd(**encoding["front_end"]),
+            FrontEnd.from_dict(encoding["front_end"]),
             split=encoding.get("split", "index"),
             test_speakers=tuple(encoding.get("test_speakers", ("theo",))),
             limit=limit,
