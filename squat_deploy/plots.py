@@ -64,21 +64,22 @@ def plot_accuracy(path: Path, rows: list[dict[str, Any]], config, plt) -> Path:
         axis.set_title(f"weights: {weight_bits}" + (" bits" if weight_bits != "float" else ""))
         axis.grid(alpha=0.3)
     axes[0][0].set_ylabel("integer accuracy (simulator)")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
-    figure.suptitle("Test accuracy of the deployed integer models")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, fontsize=8, loc="lower center", ncol=len(labels), bbox_to_anchor=(0.5, -0.16))
+    figure.suptitle("Test accuracy of the deployed integer models", y=1.03)
     _save(figure, path)
     return path
 
 
 def _showcase_cells(rows: list[dict[str, Any]], config) -> dict[str, Any]:
-    """Pick the cells the histogram and raster show: the smallest level table at the widest integer weights."""
+    """Pick the cells the histogram and raster show: 4-bit tables (else the smallest) at the widest integer weights."""
     state_choices = [bits for bits in config.state_bits if bits != "float"]
     weight_choices = [bits for bits in config.weight_bits if bits != "float"] or list(config.weight_bits)
     by_cell = {(row["method"], row["weight_bits"], row["state_bits"]): row for row in rows}
     histogram = []
     raster = None
     if state_choices:
-        state_bits = min(state_choices)
+        state_bits = 4 if 4 in state_choices else min(state_choices)
         weight_bits = max(weight_choices, key=lambda bits: 99 if bits == "float" else bits)
         for method in ("sqat-uniform", "sqat-threshold", "wqat+sqat-learned"):
             row = by_cell.get((method, weight_bits, state_bits))

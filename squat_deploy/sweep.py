@@ -127,6 +127,10 @@ def parse_methods(text: str) -> list[str]:
     return names
 
 
+# Training settings that every cell sets for itself, so they do not belong to a sweep's settings.
+IGNORED_TRAIN_FIELDS = ("state_bits", "state_scheme", "learnable_levels", "weight_qat", "float_epochs", "qat_learning_rate")
+
+
 @dataclasses.dataclass
 class SweepConfig:
     """A sweep: the model and data settings (``train``), the grid, and the fine-tuning."""
@@ -141,9 +145,12 @@ class SweepConfig:
 
     def settings(self) -> dict[str, Any]:
         """Everything a cell's result depends on; the grid axes may change between runs of a folder."""
+        train = config_record(self.train)
+        for name in IGNORED_TRAIN_FIELDS:
+            train.pop(name, None)
         return {
             "version": __version__,
-            "train": config_record(self.train),
+            "train": train,
             "finetune_epochs": self.finetune_epochs,
             "finetune_learning_rate": self.finetune_learning_rate,
             "reference_weight_bits": REFERENCE_WEIGHT_BITS,
