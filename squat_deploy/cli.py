@@ -298,7 +298,8 @@ def _load_raster(path: str, input_size: int) -> np.ndarray:
 @click.option("--input", "raster_path", type=click.Path(dir_okay=False), default=None, help="Spike raster .npy, shape (time, inputs) or (time, batch, inputs) [default: the test split the model was trained with].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write per-step spikes and states of every layer to this .npz file.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Simulate only this many test samples (not with --input).")
-def simulate_command(artifact: str, raster_path: str | None, output: str | None, limit: int | None) -> None:
+@click.option("--data", type=click.Path(file_okay=False), default=None, help="Folder of the dataset's files, where it moved since training [default: the folder the model was trained on].")
+def simulate_command(artifact: str, raster_path: str | None, output: str | None, limit: int | None, data: str | None) -> None:
     """Run an artifact in the integer simulator."""
     from squat_deploy.sim import simulate
 
@@ -311,7 +312,7 @@ def simulate_command(artifact: str, raster_path: str | None, output: str | None,
     if raster_path:
         inputs = _load_raster(raster_path, graph.input_size)
     else:
-        inputs, labels = _test_set(graph.manifest.get("input", {}), limit)
+        inputs, labels = _test_set(_with_data(graph.manifest.get("input", {}), data), limit)
     result = simulate(graph, inputs)
     counts = result.output_spikes.sum(axis=1)
     click.echo(f"simulated {inputs.shape[0]} sample(s) x {inputs.shape[1]} steps on {graph.profile.name}")
@@ -338,6 +339,15 @@ def _test_set(encoding: dict, limit: int | None):
 
     _, test_set = load_split(encoding, limit=limit)
     return test_set.spikes, test_set.labels
+
+
+def _with_data(encoding: dict, data: str | None) -> dict:
+    """Return ``encoding`` reading its files from ``data`` when given (a moved dataset folder)."""
+    if data is None:
+        return encoding
+    if encoding.get("dataset", "digits") == "digits":
+        raise UserError("--data applies to datasets read from files; this model was trained on the bundled digits")
+    return {**encoding, "path": str(Path(data).expanduser().resolve())}
 
 
 def _save_npz(path: str, arrays: dict) -> None:
@@ -370,7 +380,8 @@ def _print_summary(summary: dict) -> None:
 @click.argument("artifact", type=click.Path(dir_okay=False))
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True, help="Split of the training dataset to compare on.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
-def verify_command(checkpoint: str, artifact: str, split: str, as_json: bool) -> None:
+@click.option("--data", type=click.Path(file_okay=False), default=None, help="Folder of the dataset's files, where it moved since training [default: the folder the model was trained on].")
+def verify_command(checkpoint: str, artifact: str, split: str, as_json: bool, data: str | None) -> None:
     """Check that the simulator matches the torch model bit for bit."""
     from squat_deploy.artifact import file_digest
     from squat_deploy.checkpoint import load_checkpoint
@@ -384,6 +395,7 @@ def verify_command(checkpoint: str, artifact: str, split: str, as_json: bool) ->
             f"{artifact} was exported from another checkpoint than {checkpoint}, so the two cannot agree; "
             f"export it again with `squat export {checkpoint}` or pass the checkpoint it came from"
         )
+    model.encoding = _with_data(model.encoding, data)
     summary = verification_summary(model.build_network(), graph, dataset_for(model, split))
     if as_json:
         _echo_json(summary)
@@ -443,7 +455,7 @@ def sweep_command(output: str, restart: bool, plots: bool, weight_bits: str, sta
 
     config = SweepConfig(
         train=_config(options),
-        weight_bits=parse_bits(weight_bits, "weight bits"),
+        weight_bits=parse_bits(weight_bits, "weight bits", minimum=2),  # a signed weight needs a sign bit and one more
         state_bits=parse_bits(state_bits, "state bits"),
         methods=parse_methods(methods),
         finetune_epochs=finetune_epochs,

@@ -140,6 +140,9 @@ def plot_raster(path: Path, folder: Path, row: dict[str, Any], plt) -> Path:
     steps, neurons = np.nonzero(simulator_spikes)
     axis.scatter(steps, neurons, s=4, marker="o", color="tab:red", label="Numba simulator")
     axis.axhline(hidden - 0.5, color="0.5", linewidth=0.8)
+    # Fixed limits show every step and every neuron, also those that never spike.
+    axis.set_xlim(-0.5, torch_spikes.shape[0] - 0.5)
+    axis.set_ylim(-0.5, torch_spikes.shape[1] - 0.5)
     axis.set_xlabel("time step")
     axis.set_ylabel(f"neuron (hidden 0-{hidden - 1}, then outputs)")
     axis.set_title(

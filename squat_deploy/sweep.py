@@ -95,8 +95,8 @@ METHODS = {
 DEPLOY_SCHEME = "threshold-centered"
 
 
-def parse_bits(text: str, what: str) -> list[int | str]:
-    """Parse a comma-separated list of bit widths and ``float``, e.g. ``float,8,4,2``."""
+def parse_bits(text: str, what: str, minimum: int = 1) -> list[int | str]:
+    """Parse a comma-separated list of bit widths from ``minimum`` to 16 and ``float``, e.g. ``float,8,4,2``."""
     values: list[int | str] = []
     for item in (part.strip().lower() for part in text.split(",")):
         if item == FLOAT:
@@ -106,8 +106,8 @@ def parse_bits(text: str, what: str) -> list[int | str]:
             bits = int(item)
         except ValueError:
             raise UserError(f"invalid {what} {item!r}; give a comma-separated list of whole numbers and 'float', e.g. float,8,4,2") from None
-        if not 1 <= bits <= 16:
-            raise UserError(f"invalid {what} {bits}; use 1 to 16 bits, or 'float'")
+        if not minimum <= bits <= 16:
+            raise UserError(f"invalid {what} {bits}; use {minimum} to 16 bits, or 'float'")
         values.append(bits)
     if not values or len(set(values)) != len(values):
         raise UserError(f"invalid {what} {text!r}; list each width once")

@@ -112,6 +112,8 @@ class TrainConfig:
         for label, value in (("hidden size", self.hidden_size), ("steps", self.num_steps), ("epochs", self.epochs), ("batch size", self.batch_size)):
             if value < 1:
                 raise UserError(f"invalid {label} {value}; it must be at least 1")
+        if self.dataset == "digits" and self.input_pooling not in (1, 2, 4, 8):
+            raise UserError(f"invalid input pooling {self.input_pooling} for the 8x8 digits; use 1, 2, 4 or 8 (a divisor of 8)")
         if self.float_epochs < 0:
             raise UserError(f"invalid float epochs {self.float_epochs}; it must be 0 or more")
 

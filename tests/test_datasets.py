@@ -187,3 +187,29 @@ def test_reduced_fsdd_sweep(tmp_path):
     assert (tmp_path / "results.md").read_text().count("\n| ") == 12
     for name in ("accuracy_vs_bits.png", "state_histogram.png", "raster.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_verify_moved_shd_folder(shd_folder, tmp_path):
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for name in ("shd_train.h5", "shd_test.h5"):
+        (moved / name).write_bytes((shd_folder / name).read_bytes())
+    model = tmp_path / "model.pt"
+    assert invoke("train", "--dataset", "shd", "--data", moved, "--hidden-size", 8, "--epochs", 1, "-o", model).exit_code == 0
+    assert invoke("export", model).exit_code == 0
+    for name in ("shd_train.h5", "shd_test.h5"):
+        (moved / name).unlink()
+
+    lost = invoke("verify", model, tmp_path / "model.squat")
+    assert lost.exit_code == 2
+    assert lost.output.startswith("error:")
+    found = invoke("verify", model, tmp_path / "model.squat", "--data", shd_folder)
+    assert found.exit_code == 0, found.output
+    simulated = invoke("simulate", tmp_path / "model.squat", "--data", shd_folder)
+    assert simulated.exit_code == 0, simulated.output
+
+
+def test_data_rejected_for_digits(tiny_artifact, tmp_path):
+    result = invoke("simulate", tiny_artifact, "--data", tmp_path)
+    assert result.exit_code == 2
+    assert "trained on the bundled digits" in result.output

@@ -554,7 +554,8 @@ def test_cli_restart_bad_grid(copy, options, fragment):
     ("option", "value", "fragment"),
     [
         ("--weight-bits", "float,x", "invalid weight bits 'x'"),
-        ("--weight-bits", "32", "invalid weight bits 32; use 1 to 16 bits"),
+        ("--weight-bits", "32", "invalid weight bits 32; use 2 to 16 bits"),
+        ("--weight-bits", "1", "invalid weight bits 1; use 2 to 16 bits"),
         ("--state-bits", "4,4", "invalid state bits '4,4'; list each width once"),
         ("--methods", "ptq,qat", "invalid method 'qat'"),
         ("--methods", "ptq,ptq", "invalid methods 'ptq,ptq'; list each method once"),

@@ -49,6 +49,7 @@ def test_fixed_parameters_stay():
         ("epochs", 0, "invalid epochs 0"),
         ("float_epochs", -1, "invalid float epochs -1"),
         ("dataset", "cifar", "invalid dataset 'cifar'"),
+        ("input_pooling", 3, "invalid input pooling 3 for the 8x8 digits"),
     ],
 )
 def test_invalid_config_rejected(field, value, fragment):
