@@ -118,10 +118,13 @@ def parse_methods(text: str) -> list[str]:
     """Parse a comma-separated list of method names; ``all`` selects every method."""
     if text.strip().lower() == "all":
         return list(METHODS)
-    names = [part.strip() for part in text.split(",") if part.strip()]
+    parts = [part.strip() for part in text.split(",")]
+    names = [part for part in parts if part]
     unknown = [name for name in names if name not in METHODS]
     if unknown or not names:
         raise UserError(f"invalid method {(unknown or [text])[0]!r}; choose from {', '.join(METHODS)}")
+    if "" in parts:
+        raise UserError(f"invalid methods {text!r}; give method names separated by single commas")
     if len(set(names)) != len(names):
         raise UserError(f"invalid methods {text!r}; list each method once")
     return names

@@ -95,6 +95,8 @@ class TrainConfig:
     def validate(self) -> None:
         if self.dataset not in DATASETS:
             raise UserError(f"invalid dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        if self.dataset == "digits" and self.data:
+            raise UserError("--data applies to the datasets read from files (fsdd, shd, nmnist); pass --dataset with it, or drop --data for the bundled digits")
         if self.dataset != "digits" and not self.data:
             raise UserError(f"dataset {self.dataset!r} reads local files; pass their folder with --data PATH")
         for label, value in (("hidden type", self.hidden_type), ("output type", self.output_type)):

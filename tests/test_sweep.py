@@ -177,7 +177,7 @@ def test_parse_bits_invalid(text, message):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("all", list(METHODS)), (" ALL ", list(METHODS)), ("ptq, wqat+sqat", ["ptq", "wqat+sqat"]), ("ptq,,sqat-uniform", ["ptq", "sqat-uniform"])],
+    [("all", list(METHODS)), (" ALL ", list(METHODS)), ("ptq, wqat+sqat", ["ptq", "wqat+sqat"])],
 )
 def test_parse_methods_valid(text, expected):
     assert parse_methods(text) == expected
@@ -192,6 +192,12 @@ def test_parse_methods_invalid(text, name):
     with pytest.raises(UserError) as error:
         parse_methods(text)
     assert str(error.value) == f"invalid method {name}; choose from ptq, wqat, sqat-uniform, sqat-threshold, wqat+sqat, wqat+sqat-learned"
+
+
+def test_parse_methods_empty_entry():
+    with pytest.raises(UserError) as error:
+        parse_methods("ptq,,sqat-uniform")
+    assert str(error.value) == "invalid methods 'ptq,,sqat-uniform'; give method names separated by single commas"
 
 
 @pytest.mark.parametrize("text", ["ptq,ptq", "wqat, ptq,wqat"])

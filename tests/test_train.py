@@ -50,6 +50,7 @@ def test_fixed_parameters_stay():
         ("float_epochs", -1, "invalid float epochs -1"),
         ("dataset", "cifar", "invalid dataset 'cifar'"),
         ("input_pooling", 3, "invalid input pooling 3 for the 8x8 digits"),
+        ("data", "somewhere", "--data applies to the datasets read from files"),
     ],
 )
 def test_invalid_config_rejected(field, value, fragment):
