@@ -227,7 +227,8 @@ class Sweep:
         self.train_config.learnable_levels = False
         self.train_config.validate()
         self._check_grid()
-        self.timings: dict[str, float] = {}
+        # Trained models by training key: many cells deploy the same one.
+        self._models: dict[str, Checkpoint] = {}
 
     def _check_grid(self) -> None:
         profile = self.profile
@@ -311,14 +312,15 @@ class Sweep:
     def _trained(self, cell: Cell) -> Checkpoint:
         """Return the model ``cell`` deploys, training (and saving) it when missing."""
         key = cell.training_key()
+        if key in self._models:
+            return self._models[key]
         path = self._model_path(key)
         if path.exists():
-            return load_checkpoint(path)
-        if key == "float":
-            checkpoint = self._train_float()
+            checkpoint = load_checkpoint(path)
         else:
-            checkpoint = self._finetune(cell, key)
-        save_checkpoint(path, checkpoint)
+            checkpoint = self._train_float() if key == "float" else self._finetune(cell, key)
+            save_checkpoint(path, checkpoint)
+        self._models[key] = checkpoint
         return checkpoint
 
     def _train_float(self) -> Checkpoint:

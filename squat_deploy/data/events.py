@@ -17,10 +17,10 @@ The ``extra`` group (speaker ids, class names, metadata) is not read.
 
 N-MNIST (Orchard et al. 2015) is a folder with ``Train`` and ``Test``
 subfolders, each holding class folders ``0`` to ``9`` of ``.bin`` files. A
-``.bin`` file is a sequence of 5-byte records, one event each, big-endian:
-byte 0 is x (0 to 33), byte 1 is y (0 to 33), bit 7 of byte 2 is the polarity
-(0 for OFF, 1 for ON), and the other 23 bits of bytes 2 to 4 are the
-timestamp in microseconds. The sensor is 34 x 34 pixels with 2 polarities.
+``.bin`` file is a sequence of 5-byte big-endian records, one event each.
+Byte 0 is x (0 to 33) and byte 1 is y (0 to 33). Bit 7 of byte 2 is the
+polarity (0 for OFF, 1 for ON), and the other 23 bits of bytes 2 to 4 are
+the timestamp in microseconds. The sensor is 34 x 34 pixels with 2 polarities.
 Files are parsed with ``tonic.io.read_mnist_file``, which also treats a
 record with y = 240 as a timestamp-overflow marker: it drops the record and
 adds 8192 us (2**13) to the timestamps of all later events.
